@@ -1,0 +1,69 @@
+"""The one record every stage of the processor meets at: an LLM call.
+
+Receivers decode OTLP, `normalize` turns each LLM span (whatever convention it
+follows) into an `LlmCall`, `pricing` fills in its cost, and the ClickHouse
+exporter writes it as one row of `llm_spans`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(slots=True)
+class LlmCall:
+    # Identity and time (span start, nanoseconds since the epoch).
+    timestamp_ns: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str = ""
+    duration_ns: int = 0
+
+    # What was called.
+    provider: str = ""  # gen_ai.provider.name, e.g. "openai", "anthropic", "gcp.gemini"
+    operation: str = ""  # gen_ai.operation.name, e.g. "chat", "embeddings"
+    request_model: str = ""
+    response_model: str = ""
+    server_address: str = ""
+    service_tier: str = ""  # "" (standard), "batch", "flex", "priority"
+    streaming: bool = False
+
+    # Who caused it.
+    service_name: str = ""
+    app: str = ""
+    environment: str = ""
+    user_id: str = ""
+    session_id: str = ""
+    team: str = ""
+    feature: str = ""
+    tenant: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    # Usage, in the GenAI conventions' semantics: input includes cache read and
+    # cache write tokens; output includes reasoning tokens.
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_reported: bool = False  # False when the span carried no token counts at all
+
+    # A cost the provider (or the instrumentation, from the provider's bill) reported.
+    reported_cost: Decimal | None = None
+
+    # Outcome.
+    time_to_first_chunk: float | None = None  # seconds
+    status: str = "Unset"  # Unset | Ok | Error
+    error_type: str = ""
+
+    # Filled in by pricing.
+    cost: Decimal | None = None
+    cost_details: dict[str, Decimal] = field(default_factory=dict)
+    price_source: str = ""  # "reported" | "price_book" | "catalog" | "" when unpriced
+    price_version: str = ""
+    unpriced: bool = False
+
+    @property
+    def model(self) -> str:
+        """The model that actually served the call, falling back to the one asked for."""
+        return self.response_model or self.request_model
