@@ -7,7 +7,18 @@ outcome into its protocol's answer.
 """
 from __future__ import annotations
 
+import itertools
+import pickle
+import time
 from dataclasses import dataclass
+
+import anyio
+
+from .exporters.clickhouse import llm_span_row
+from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
+from .pricing import Pricer
+from .telemetry import ProcessorMetrics
+from .wal import LogFull, WriteAheadLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,3 +49,115 @@ class Backpressure(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class RecentSpans:
+    """A bounded memory of (trace id, span id) pairs already accepted.
+
+    The OTLP spec lets clients retry a request whose answer they lost; such a retry must not
+    count the spans twice. Batches replayed from the log are deduplicated by ClickHouse
+    (insert tokens); this catches the client's own retries, which arrive as new requests."""
+
+    def __init__(self, capacity: int = 500_000):
+        self._capacity = capacity
+        self._seen: dict[tuple[str, str], None] = {}  # insertion-ordered: the oldest go first
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._seen
+
+    def add_all(self, keys: list[tuple[str, str]]) -> None:
+        seen = self._seen
+        for key in keys:
+            seen[key] = None
+        overflow = len(seen) - self._capacity
+        if overflow > 0:
+            for key in list(itertools.islice(seen, overflow)):
+                del seen[key]
+
+
+class Pipeline:
+    """receive → normalize → price → log. The log's writer does the rest (see `drain`)."""
+
+    def __init__(self, *, pricer: Pricer, log: WriteAheadLog, metrics: ProcessorMetrics,
+                 recent: RecentSpans | None = None):
+        self._pricer = pricer
+        self._log = log
+        self._metrics = metrics
+        self._recent = recent or RecentSpans()
+        self._wrappers = WrapperFilter()
+        self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
+        self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
+        self._span_attributes = OTEL_TRACES_COLUMNS.index("SpanAttributes")
+
+    async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
+        batch, keys = self.prepare(request, principal)
+        if batch.trace_rows:
+            payload = encode_batch(batch.trace_rows, [llm_span_row(c) for c in batch.calls])
+            try:
+                await anyio.to_thread.run_sync(self._log.append, payload)
+            except LogFull:
+                self._metrics.requests_refused.labels("log_full").inc()
+                raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+            # Only now, once durable: a refused request must stay retryable.
+            self._recent.add_all(keys)
+        return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
+
+    def prepare(self, request, principal: Principal | None):
+        """Normalize and price a request; drop spans already accepted. Pure CPU, no I/O."""
+        metrics = self._metrics
+        batch = normalize_request(request, now_ns=time.time_ns(), wrappers=self._wrappers)
+        metrics.spans_received.inc(len(batch.trace_rows) + batch.rejected)
+        if batch.rejected:
+            metrics.spans_rejected.inc(batch.rejected)
+
+        keys = [(row[self._trace_id], row[self._span_id]) for row in batch.trace_rows]
+        fresh = [key not in self._recent for key in keys]
+        if not all(fresh):
+            self._drop_duplicates(batch, fresh)
+            metrics.spans_duplicate.inc(len(keys) - len(batch.trace_rows))
+            keys = [key for key, new in zip(keys, fresh) if new]
+
+        for call, row_index in zip(batch.calls, batch.call_rows):
+            if principal is not None:
+                # A key bound to an app/tenant decides attribution, whatever the spans claim.
+                call.app = principal.app or call.app
+                call.tenant = principal.tenant or call.tenant
+            self._pricer.price(call)
+            if call.unpriced:
+                metrics.llm_calls_unpriced.labels(call.provider, call.model).inc()
+            attributes = batch.trace_rows[row_index][self._span_attributes]
+            if call.cost is not None:
+                attributes["llmledger.cost"] = str(call.cost)
+                attributes["llmledger.price_source"] = call.price_source
+            else:
+                attributes["llmledger.unpriced"] = "true"
+        return batch, keys
+
+    @staticmethod
+    def _drop_duplicates(batch, fresh: list[bool]) -> None:
+        new_index = {}
+        kept_rows = []
+        for old, (row, new) in enumerate(zip(batch.trace_rows, fresh)):
+            if new:
+                new_index[old] = len(kept_rows)
+                kept_rows.append(row)
+        kept = [(call, new_index[i]) for call, i in zip(batch.calls, batch.call_rows) if i in new_index]
+        batch.trace_rows = kept_rows
+        batch.calls = [call for call, _ in kept]
+        batch.call_rows = [i for _, i in kept]
+
+
+# Log records are the priced rows, pickled: written and read only by this service, and
+# checksummed by the log. The version guards against replaying a log of another layout.
+_BATCH_FORMAT = 1
+
+
+def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
+    return pickle.dumps((_BATCH_FORMAT, trace_rows, llm_rows), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode_batch(payload: bytes) -> tuple[list[list], list[list]]:
+    version, trace_rows, llm_rows = pickle.loads(payload)
+    if version != _BATCH_FORMAT:
+        raise ValueError(f"log record of format {version}, this version reads {_BATCH_FORMAT}")
+    return trace_rows, llm_rows

@@ -1,0 +1,91 @@
+"""`llmledger query "SQL"`: ask the store, also while `serve` holds the embedded one.
+
+chDB lets one process open a data directory. When a service is running on it (its
+service file names the process and where it listens), the query goes to that service;
+otherwise the store is opened here.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .options import add_store_options, config_from_args
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("query", help="run SQL against the store")
+    parser.add_argument("sql", help="the SQL to run, e.g. \"SELECT app, sum(cost) FROM llm_spans GROUP BY app\"")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_store_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    config = config_from_args(args)
+    from ..query import format_rows
+
+    try:
+        if config.storage.clickhouse_url:
+            columns, rows = _query_store(config, args.sql)
+        else:
+            service = running_service(Path(config.storage.data_dir))
+            columns, rows = _query_service(service, args.sql) if service else _query_store(config, args.sql)
+    except QueryError as exc:
+        print(f"llmledger: {exc}", file=sys.stderr)
+        return 1
+    print(format_rows(columns, rows, args.format))
+    return 0
+
+
+class QueryError(Exception):
+    pass
+
+
+def running_service(data_dir: Path) -> dict | None:
+    """The service file of a live `llmledger serve` on this data directory, if there is one."""
+    from ..service import SERVICE_FILE
+
+    try:
+        info = json.loads((data_dir / SERVICE_FILE).read_text())
+        os.kill(info["pid"], 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return info
+
+
+def _query_service(service: dict, sql: str) -> tuple[list, list]:
+    request = urllib.request.Request(
+        service["http"] + "/v1/query", data=json.dumps({"sql": sql}).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {service['token']}"})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            message = exc.reason
+        raise QueryError(message) from None
+    except OSError as exc:
+        raise QueryError(f"cannot reach the running service at {service['http']}: {exc}") from None
+    return body["columns"], body["rows"]
+
+
+def _query_store(config, sql: str) -> tuple[list, list]:
+    from ..query import run_query
+    from ..storage.client import StoreUnavailable, connect
+    from ..storage.migrate import migrate
+
+    try:
+        client = connect(data_dir=Path(config.storage.data_dir), url=config.storage.clickhouse_url,
+                         database=config.storage.database)
+        migrate(client)  # so that a fresh store answers with empty tables, not "unknown table"
+        return run_query(client, sql)
+    except StoreUnavailable as exc:
+        raise QueryError(str(exc)) from None
+    except Exception as exc:  # the driver's errors for a bad query
+        raise QueryError(str(exc).strip()) from None

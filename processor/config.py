@@ -1,0 +1,184 @@
+"""The service's settings: one YAML file, then `LLMLEDGER_…` environment variables, then flags.
+
+Every setting is declared once in SETTINGS, with its type and default; the file is
+checked against it at start and a mistake is reported with the file, line and key:
+
+    llmledger.yaml:4: http.prot: unknown key (expected one of: host, port, max_request_bytes)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError("must be a port number 0-65535")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+
+# section -> key -> Setting. The environment variable is LLMLEDGER_<SECTION>_<KEY>, except
+# where ENV_NAMES gives a shorter, documented name.
+SETTINGS: dict[str, dict[str, Setting]] = {
+    "http": {
+        "host": Setting("127.0.0.1", _text, "address the OTLP/HTTP receiver and the API listen on"),
+        "port": Setting(4318, _port, "OTLP/HTTP port (0 picks a free one)"),
+        "max_request_bytes": Setting(16 << 20, _positive_int, "largest accepted request, also after decompression"),
+    },
+    "grpc": {
+        "enabled": Setting(True, _flag, "run the OTLP/gRPC receiver"),
+        "host": Setting("127.0.0.1", _text, "address the OTLP/gRPC receiver listens on"),
+        "port": Setting(4317, _port, "OTLP/gRPC port (0 picks a free one)"),
+    },
+    "storage": {
+        "data_dir": Setting("./llmledger-data", _text, "embedded ClickHouse and the write-ahead log live here"),
+        "clickhouse_url": Setting(None, _optional_text, "a ClickHouse server, e.g. http://user:pass@host:8123"),
+        "database": Setting("llmledger", _text, "ClickHouse database"),
+    },
+    "wal": {
+        "max_bytes": Setting(1 << 30, _positive_int, "bound of the write-ahead log; when full, answer 503"),
+        "segment_bytes": Setting(64 << 20, _positive_int, "size of one log segment file"),
+        "fsync": Setting(True, _flag, "fsync before acknowledging (turn off only for benchmarks)"),
+    },
+    "writer": {
+        "batch_spans": Setting(20000, _positive_int, "spans per ClickHouse insert, at most"),
+        "flush_interval_ms": Setting(200, _positive_int, "longest wait to fill a batch"),
+    },
+    "pricing": {
+        "price_book": Setting(None, _optional_text, "YAML price book for custom models and discounts"),
+    },
+}
+
+ENV_NAMES = {
+    ("http", "port"): "LLMLEDGER_HTTP_PORT",
+    ("grpc", "port"): "LLMLEDGER_GRPC_PORT",
+    ("storage", "data_dir"): "LLMLEDGER_DATA_DIR",
+    ("storage", "clickhouse_url"): "LLMLEDGER_CLICKHOUSE_URL",
+    ("pricing", "price_book"): "LLMLEDGER_PRICE_BOOK",
+}
+
+
+def env_name(section: str, key: str) -> str:
+    return ENV_NAMES.get((section, key), f"LLMLEDGER_{section}_{key}".upper())
+
+
+class Config:
+    """Resolved settings, read as `config.http.port`, `config.storage.data_dir`, …"""
+
+    def __init__(self, values: dict[str, dict[str, Any]], source: str):
+        self._values = values
+        self.source = source  # where the file came from, for the start-up line
+        for section, keys in values.items():
+            setattr(self, section, _Section(keys))
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {section: dict(keys) for section, keys in self._values.items()}
+
+
+class _Section:
+    def __init__(self, keys: dict[str, Any]):
+        self.__dict__.update(keys)
+
+
+def load_config(path: str | Path | None = None, *, overrides: dict[tuple[str, str], Any] | None = None,
+                environ: dict[str, str] | None = None) -> Config:
+    """Defaults < file < environment < overrides (the command-line flags that were given)."""
+    environ = os.environ if environ is None else environ
+    values = {section: {key: s.default for key, s in keys.items()} for section, keys in SETTINGS.items()}
+    if path:
+        _apply_file(Path(path), values)
+    for section, keys in SETTINGS.items():
+        for key, setting in keys.items():
+            name = env_name(section, key)
+            if name in environ:
+                values[section][key] = _from_env(name, environ[name], setting)
+    for (section, key), value in (overrides or {}).items():
+        if value is not None:
+            try:
+                values[section][key] = SETTINGS[section][key].parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
+    return Config(values, str(path) if path else "defaults")
+
+
+def _from_env(name: str, text: str, setting: Setting) -> Any:
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+        if setting.parse in (_text, _optional_text):
+            value = text or None  # a path or URL is text even when it looks like a number
+        return setting.parse(value)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"environment variable {name}={text!r}: {exc}") from None
+
+
+def _apply_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if root is None:
+        return
+    if not isinstance(root, yaml.MappingNode):
+        raise ConfigError(f"{path}:{root.start_mark.line + 1}: the config must be a mapping of sections")
+    for section_node, body in root.value:
+        section = section_node.value
+        line = section_node.start_mark.line + 1
+        if section not in SETTINGS:
+            raise ConfigError(f"{path}:{line}: {section}: unknown section (expected one of: {', '.join(SETTINGS)})")
+        if not isinstance(body, yaml.MappingNode):
+            raise ConfigError(f"{path}:{line}: {section}: must be a mapping of settings")
+        for key_node, value_node in body.value:
+            key = key_node.value
+            line = key_node.start_mark.line + 1
+            known = SETTINGS[section]
+            if key not in known:
+                raise ConfigError(
+                    f"{path}:{line}: {section}.{key}: unknown key (expected one of: {', '.join(known)})")
+            value = yaml.safe_load(yaml.serialize(value_node))
+            try:
+                values[section][key] = known[key].parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"{path}:{line}: {section}.{key}: {exc}") from None

@@ -1,0 +1,154 @@
+"""Moves acknowledged records from the write-ahead log into ClickHouse.
+
+One thread. It takes a run of log records, announces the range to the log (so that after
+a crash the very same range is written again), inserts it with a token made of that range,
+and commits. A replay therefore carries the same token and ClickHouse drops it: every
+acknowledged span is stored exactly once, whenever the process dies.
+
+While the store is unreachable it retries with backoff and jitter; receivers keep
+accepting into the log until it is full. Records the store rejects for good go to a
+dead-letter file with the reason, and the rest of the batch is written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from .exporters.clickhouse import ClickHouseWriter
+from .pipeline import decode_batch
+from .telemetry import ProcessorMetrics
+from .wal import WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 10.0
+_SMALL_BACKLOG = 20  # log records
+
+
+class LogDrain:
+    def __init__(self, *, log_: WriteAheadLog, open_writer: Callable[[], ClickHouseWriter], log_id: str,
+                 metrics: ProcessorMetrics, dead_letter_path: Path, batch_bytes: int = 32 << 20,
+                 flush_interval_s: float = 0.2):
+        self._log = log_
+        self._open_writer = open_writer
+        self._writer: ClickHouseWriter | None = None
+        self._log_id = log_id
+        self._metrics = metrics
+        self._dead_letter_path = dead_letter_path
+        self._batch_bytes = batch_bytes
+        self._flush_interval_s = flush_interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="llmledger-drain", daemon=True)
+        self.store_ok = False  # the last attempt to use the store succeeded
+        self.store_error = "not connected yet"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish what is in the log (up to `timeout`), then stop."""
+        deadline = time.monotonic() + timeout
+        while self._log.lag_records and self.store_ok and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._stop.set()
+        self._thread.join(timeout=max(deadline - time.monotonic(), 1.0))
+
+    def _run(self) -> None:
+        pending = self._log.pending_batch()
+        if pending is not None:
+            log.info("replaying log records %d-%d left by the previous run", *pending)
+            self._write_range(*pending)
+        while not self._stop.is_set():
+            committed = self._log.committed_seq
+            if not self._log.wait_for_records(committed, timeout=0.5):
+                self._update_gauges()
+                continue
+            if self._log.lag_records < _SMALL_BACKLOG:
+                # Let a few requests gather: one big insert is far cheaper than many small ones.
+                self._stop.wait(self._flush_interval_s)
+            records = self._log.read(committed, max_records=100_000, max_bytes=self._batch_bytes)
+            if records:
+                self._write_range(records[0][0], records[-1][0], records)
+            self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        self._metrics.log_bytes.set(self._log.bytes_used)
+        self._metrics.log_lag.set(self._log.lag_records)
+
+    def _write_range(self, first: int, last: int, records: list[tuple[int, bytes]] | None = None) -> None:
+        if records is None:
+            records = self._log.read(first - 1, max_records=last - first + 1, max_bytes=1 << 62)
+        self._log.begin_batch(first, last)
+        token = f"{self._log_id}-{first}-{last}"
+        attempt = 0
+        while True:
+            try:
+                self._insert(records, token)
+                break
+            except (OperationalError, OSError, ConnectionError) as exc:
+                self._note_store_down(exc)
+            except DatabaseError as exc:
+                if _is_transient(exc):
+                    self._note_store_down(exc)
+                else:
+                    self._write_one_by_one(records, token, exc)
+                    break
+            if self._stop.is_set():
+                return  # the range stays pending; the next start writes it with the same token
+            attempt += 1
+            self._metrics.insert_retries.inc()
+            delay = min(_MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 8))
+            self._stop.wait(delay * random.uniform(0.5, 1.0))
+        self._log.commit(last)
+
+    def _insert(self, records: list[tuple[int, bytes]], token: str) -> None:
+        if self._writer is None:
+            self._writer = self._open_writer()
+        trace_rows, llm_rows = [], []
+        for _, payload in records:
+            traces, calls = decode_batch(payload)
+            trace_rows += traces
+            llm_rows += calls
+        started = time.perf_counter()
+        self._writer.write(trace_rows, llm_rows, token)
+        self._metrics.insert_seconds.observe(time.perf_counter() - started)
+        self._metrics.spans_stored.inc(len(trace_rows))
+        self._metrics.llm_calls_stored.inc(len(llm_rows))
+        self.store_ok, self.store_error = True, ""
+
+    def _note_store_down(self, exc: Exception) -> None:
+        if self.store_ok or self.store_error != str(exc):
+            log.warning("ClickHouse unavailable, will retry: %s", exc)
+        self.store_ok, self.store_error = False, str(exc)
+        self._writer = None  # reconnect on the next attempt
+
+    def _write_one_by_one(self, records: list[tuple[int, bytes]], token: str, batch_error: Exception) -> None:
+        """The store rejected the batch: find the records it rejects, set them aside, write the rest."""
+        log.error("ClickHouse rejected a batch (%s); writing its records one by one", batch_error)
+        for seq, payload in records:
+            try:
+                self._insert([(seq, payload)], f"{token}-{seq}")
+            except Exception as exc:  # anything this record causes is its own fault: set it aside
+                self._dead_letter(seq, payload, exc)
+
+    def _dead_letter(self, seq: int, payload: bytes, exc: Exception) -> None:
+        self._metrics.dead_letters.inc()
+        log.error("log record %d rejected by the store, moved to %s: %s", seq, self._dead_letter_path, exc)
+        entry = {"seq": seq, "reason": str(exc), "payload_hex": payload.hex()}
+        with open(self._dead_letter_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+
+
+def _is_transient(exc: DatabaseError) -> bool:
+    """Errors that say the store is (temporarily) unable, not that the data is bad."""
+    text = str(exc)
+    return any(marker in text for marker in ("TOO_MANY_PARTS", "MEMORY_LIMIT_EXCEEDED", "TIMEOUT", "NETWORK_ERROR",
+                                             "Connection refused", "TABLE_IS_READ_ONLY", "UNKNOWN_TABLE",
+                                             "UNKNOWN_DATABASE"))

@@ -1,0 +1,56 @@
+"""Writes priced batches to ClickHouse: every span to `otel_traces`, every LLM call to `llm_spans`.
+
+Each batch goes in with a deterministic `insert_deduplication_token`, so re-inserting a
+batch after a crash (the write-ahead log replays it with the same token) stores it once,
+in the tables and in the materialized-view rollups behind them.
+"""
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from ..record import LlmCall
+
+LLM_SPANS_COLUMNS = (
+    "timestamp", "trace_id", "span_id", "parent_span_id", "service_name", "app", "environment",
+    "provider", "operation", "request_model", "response_model", "server_address", "service_tier",
+    "streaming", "user_id", "session_id", "team", "feature", "tenant", "tags",
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
+    "usage_reported", "cost", "cost_details", "price_source", "price_version", "unpriced",
+    "duration_ns", "time_to_first_chunk", "status", "error_type",
+)  # fmt: skip
+
+
+def llm_span_row(call: LlmCall) -> list:
+    """The values of one `llm_spans` row, in LLM_SPANS_COLUMNS order."""
+    return [
+        call.timestamp_ns, call.trace_id, call.span_id, call.parent_span_id, call.service_name, call.app,
+        call.environment, call.provider, call.operation, call.request_model, call.response_model,
+        call.server_address, call.service_tier, call.streaming, call.user_id, call.session_id, call.team,
+        call.feature, call.tenant, call.tags, call.input_tokens, call.output_tokens, call.cache_read_tokens,
+        call.cache_write_tokens, call.reasoning_tokens, call.usage_reported, call.cost, call.cost_details,
+        call.price_source, call.price_version, int(call.unpriced), call.duration_ns, call.time_to_first_chunk,
+        call.status, call.error_type,
+    ]  # fmt: skip
+
+
+def _insert_settings(token: str) -> dict:
+    return {
+        "insert_deduplication_token": token,
+        # The rollups are fed by materialized views: deduplicate their blocks too.
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+    }
+
+
+class ClickHouseWriter:
+    def __init__(self, client: Client, trace_columns: tuple[str, ...]):
+        self._client = client
+        self._trace_columns = trace_columns
+
+    def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
+        """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists."""
+        if trace_rows:
+            self._client.insert("otel_traces", trace_rows, column_names=self._trace_columns,
+                                settings=_insert_settings(token))
+        if llm_rows:
+            self._client.insert("llm_spans", llm_rows, column_names=LLM_SPANS_COLUMNS,
+                                settings=_insert_settings(token))

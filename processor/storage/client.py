@@ -1,0 +1,48 @@
+"""Connecting to ClickHouse: embedded chDB at a data directory, or a server by URL.
+
+Both give a clickhouse-connect client with the same API, so the same SQL runs on both.
+chDB allows one process per data directory: the service owns it, and other commands
+talk to the running service instead (see `llmledger.processor.cli.query`).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be opened or reached; the message says why and what to do."""
+
+
+def validate_identifier(name: str, what: str = "identifier") -> str:
+    """Database and table names come from config and end up in SQL text: allow plain names only."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"invalid {what} {name!r}: use letters, digits and underscores")
+    return name
+
+
+def embedded_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "clickhouse"
+
+
+def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger") -> Client:
+    """Open the store and make sure `database` exists; the client's queries run in it."""
+    validate_identifier(database, "database name")
+    try:
+        if url:
+            admin = clickhouse_connect.get_client(dsn=url)
+        else:
+            path = embedded_path(data_dir)
+            path.mkdir(parents=True, exist_ok=True)
+            admin = clickhouse_connect.get_client(interface="chdb", path=str(path))
+        admin.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+    except Exception as exc:  # the drivers raise many types; all mean "cannot use the store"
+        where = url or f"embedded store at {embedded_path(data_dir)}"
+        raise StoreUnavailable(f"cannot open ClickHouse ({where}): {exc}") from exc
+    admin.database = database
+    return admin
