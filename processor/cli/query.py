@@ -12,6 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from .options import add_store_options, config_from_args
 
@@ -29,11 +30,7 @@ def run(args) -> int:
     from ..query import format_rows
 
     try:
-        if config.storage.clickhouse_url:
-            columns, rows = _query_store(config, args.sql)
-        else:
-            service = running_service(Path(config.storage.data_dir))
-            columns, rows = _query_service(service, args.sql) if service else _query_store(config, args.sql)
+        columns, rows = open_runner(config)(args.sql)
     except QueryError as exc:
         print(f"llmledger: {exc}", file=sys.stderr)
         return 1
@@ -43,6 +40,28 @@ def run(args) -> int:
 
 class QueryError(Exception):
     pass
+
+
+Runner = Callable[..., "tuple[list[str], list[list]]"]
+
+
+def open_runner(config) -> Runner:
+    """A function `(sql, parameters=None) -> (columns, rows)` for CLI commands: it asks the
+    running service when one holds the embedded store, else the store itself. Rows are
+    JSON-safe (Decimals as exact text). Raises QueryError with a readable message."""
+    if not config.storage.clickhouse_url:
+        service = running_service(Path(config.storage.data_dir))
+        if service:
+            return lambda sql, parameters=None: _query_service(service, sql, parameters)
+    client = None
+
+    def run_direct(sql: str, parameters: dict | None = None):
+        nonlocal client
+        if client is None:
+            client = _open_store(config)
+        return _query_client(client, sql, parameters)
+
+    return run_direct
 
 
 def running_service(data_dir: Path) -> dict | None:
@@ -57,9 +76,10 @@ def running_service(data_dir: Path) -> dict | None:
     return info
 
 
-def _query_service(service: dict, sql: str) -> tuple[list, list]:
+def _query_service(service: dict, sql: str, parameters: dict | None = None) -> tuple[list, list]:
     request = urllib.request.Request(
-        service["http"] + "/v1/query", data=json.dumps({"sql": sql}).encode(), method="POST",
+        service["http"] + "/v1/query", data=json.dumps({"sql": sql, "parameters": parameters}).encode(),
+        method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {service['token']}"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -75,8 +95,7 @@ def _query_service(service: dict, sql: str) -> tuple[list, list]:
     return body["columns"], body["rows"]
 
 
-def _query_store(config, sql: str) -> tuple[list, list]:
-    from ..query import run_query
+def _open_store(config):
     from ..storage.client import StoreUnavailable, connect
     from ..storage.migrate import migrate
 
@@ -84,8 +103,15 @@ def _query_store(config, sql: str) -> tuple[list, list]:
         client = connect(data_dir=Path(config.storage.data_dir), url=config.storage.clickhouse_url,
                          database=config.storage.database)
         migrate(client)  # so that a fresh store answers with empty tables, not "unknown table"
-        return run_query(client, sql)
+        return client
     except StoreUnavailable as exc:
         raise QueryError(str(exc)) from None
+
+
+def _query_client(client, sql: str, parameters: dict | None) -> tuple[list, list]:
+    from ..query import run_query
+
+    try:
+        return run_query(client, sql, parameters)
     except Exception as exc:  # the driver's errors for a bad query
         raise QueryError(str(exc).strip()) from None
