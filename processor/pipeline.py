@@ -18,7 +18,7 @@ from .exporters.clickhouse import llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
 from .pricing import Pricer
 from .telemetry import ProcessorMetrics
-from .wal import LogFull, WriteAheadLog
+from .wal import LogFailed, LogFull, WriteAheadLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,9 @@ class Pipeline:
             except LogFull:
                 self._metrics.requests_refused.labels("log_full").inc()
                 raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+            except LogFailed as exc:
+                self._metrics.requests_refused.labels("log_failed").inc()
+                raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
             # Only now, once durable: a refused request must stay retryable.
             self._recent.add_all(keys)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
