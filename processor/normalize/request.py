@@ -1,0 +1,110 @@
+"""One pass over an OTLP export request: trace rows for every valid span, an
+`LlmCall` for every LLM call among them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llmledger.processor.record import LlmCall
+
+from .attribution import Attribution, resource_attribution
+from .conventions import SERVICE_NAME_KEY
+from .llm_call import is_llm_call, read_llm_call
+from .trace_rows import STATUS_CODE_NAMES, trace_row
+from .usage import InvalidSpan
+from .validation import span_problem
+from .values import attributes_text
+from .wrappers import WrapperFilter
+
+# Enough reasons for an OTLP partial_success message; the count says the rest.
+MAX_ERRORS = 10
+
+
+@dataclass(slots=True)
+class Normalized:
+    """What became of one export request."""
+
+    trace_rows: list[list] = field(default_factory=list)  # OTEL_TRACES_COLUMNS order, one per accepted span
+    calls: list[LlmCall] = field(default_factory=list)  # one per LLM call among them
+    call_rows: list[int] = field(default_factory=list)  # index into trace_rows of each call's span
+    rejected: int = 0  # spans rejected as invalid, stored nowhere
+    errors: list[str] = field(default_factory=list)  # the first few reasons
+
+    def reject(self, span, problem: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(f"span {span.name!r} ({span.span_id.hex() or 'no id'}): {problem}")
+
+
+def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = None) -> Normalized:
+    """Convert an `ExportTraceServiceRequest`.
+
+    `now_ns` bounds how far in the future a span may start. `wrappers` remembers LLM
+    calls across requests so a wrapper span whose child came earlier is not counted
+    again; without it wrappers are still recognised within this request.
+    """
+    result = Normalized()
+    rows = result.trace_rows
+    candidates: list[tuple[LlmCall, int]] = []
+    for resource_spans in request.resource_spans:
+        resource_attributes = attributes_text(resource_spans.resource.attributes)
+        service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
+        defaults: Attribution | None = None  # built on the resource's first LLM call
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            scope_name = scope.name
+            scope_version = scope.version
+            for span in scope_spans.spans:
+                raw_trace_id = span.trace_id
+                raw_span_id = span.span_id
+                parent = span.parent_span_id
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
+                problem = span_problem(raw_trace_id, raw_span_id, parent, start, end, now_ns)
+                if problem:
+                    result.reject(span, problem)
+                    continue
+                trace_id = raw_trace_id.hex()
+                span_id = raw_span_id.hex()
+                parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
+                span_attributes = attributes_text(span.attributes)
+                if is_llm_call(span_attributes):
+                    if defaults is None:
+                        defaults = resource_attribution(resource_attributes)
+                    try:
+                        call = read_llm_call(
+                            span_attributes,
+                            timestamp_ns=start,
+                            duration_ns=end - start,
+                            trace_id=trace_id,
+                            span_id=span_id,
+                            parent_span_id=parent_span_id,
+                            status=STATUS_CODE_NAMES.get(span.status.code, "Unset"),
+                            service_name=service_name,
+                            defaults=defaults,
+                        )
+                    except InvalidSpan as invalid:
+                        result.reject(span, str(invalid))
+                        continue
+                    candidates.append((call, len(rows)))
+                rows.append(
+                    trace_row(
+                        span,
+                        trace_id=trace_id,
+                        span_id=span_id,
+                        parent_span_id=parent_span_id,
+                        service_name=service_name,
+                        resource_attributes=resource_attributes,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
+                        span_attributes=span_attributes,
+                    )
+                )
+
+    if candidates:
+        memory = wrappers if wrappers is not None else WrapperFilter(max_entries=2 * len(candidates))
+        is_wrapper = memory.mark_wrappers([call for call, _ in candidates])
+        for (call, row_index), wrapper in zip(candidates, is_wrapper):
+            if not wrapper:
+                result.calls.append(call)
+                result.call_rows.append(row_index)
+    return result

@@ -1,0 +1,101 @@
+"""Spans as rows of `otel_traces`, the OpenTelemetry Collector ClickHouse exporter's table.
+
+Values are the ones the exporter writes: ids in lowercase hex ("" when empty or all
+zero), kind and status by name, attributes as text maps (see `values.py`), the span's
+duration in nanoseconds, events and links as the parallel arrays of their Nested
+columns. Timestamps are int nanoseconds since the epoch (clickhouse-connect writes
+ints into DateTime64(9) as they are; a datetime would lose the nanoseconds).
+"""
+from __future__ import annotations
+
+from .values import attributes_text
+
+OTEL_TRACES_COLUMNS: tuple[str, ...] = (
+    "Timestamp",
+    "TraceId",
+    "SpanId",
+    "ParentSpanId",
+    "TraceState",
+    "SpanName",
+    "SpanKind",
+    "ServiceName",
+    "ResourceAttributes",
+    "ScopeName",
+    "ScopeVersion",
+    "SpanAttributes",
+    "Duration",
+    "StatusCode",
+    "StatusMessage",
+    "Events.Timestamp",
+    "Events.Name",
+    "Events.Attributes",
+    "Links.TraceId",
+    "Links.SpanId",
+    "Links.TraceState",
+    "Links.Attributes",
+)
+# Where a row keeps its span attributes: pricing adds the call's cost there.
+SPAN_ATTRIBUTES_INDEX = OTEL_TRACES_COLUMNS.index("SpanAttributes")
+
+SPAN_KIND_NAMES = {0: "Unspecified", 1: "Internal", 2: "Server", 3: "Client", 4: "Producer", 5: "Consumer"}
+STATUS_CODE_NAMES = {0: "Unset", 1: "Ok", 2: "Error"}
+
+
+def id_hex(raw: bytes) -> str:
+    """An id as the exporter writes it: "" for an empty or all-zero id."""
+    return "" if raw.count(0) == len(raw) else raw.hex()
+
+
+def trace_row(
+    span,
+    *,
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str,
+    service_name: str,
+    resource_attributes: dict[str, str],
+    scope_name: str,
+    scope_version: str,
+    span_attributes: dict[str, str],
+) -> list:
+    """One row in OTEL_TRACES_COLUMNS order. `resource_attributes` is shared by the rows of a
+    resource, not copied: treat it as read-only."""
+    start = span.start_time_unix_nano
+    status = span.status
+    row = [
+        start,
+        trace_id,
+        span_id,
+        parent_span_id,
+        span.trace_state,
+        span.name,
+        SPAN_KIND_NAMES.get(span.kind, ""),
+        service_name,
+        resource_attributes,
+        scope_name,
+        scope_version,
+        span_attributes,
+        span.end_time_unix_nano - start,
+        STATUS_CODE_NAMES.get(status.code, ""),
+        status.message,
+    ]
+    events = span.events
+    if events:
+        row += (
+            [event.time_unix_nano for event in events],
+            [event.name for event in events],
+            [attributes_text(event.attributes) for event in events],
+        )
+    else:
+        row += ([], [], [])
+    links = span.links
+    if links:
+        row += (
+            [id_hex(link.trace_id) for link in links],
+            [id_hex(link.span_id) for link in links],
+            [link.trace_state for link in links],
+            [attributes_text(link.attributes) for link in links],
+        )
+    else:
+        row += ([], [], [], [])
+    return row
