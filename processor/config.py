@@ -81,6 +81,10 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "batch_spans": Setting(20000, _positive_int, "spans per ClickHouse insert, at most"),
         "flush_interval_ms": Setting(200, _positive_int, "longest wait to fill a batch"),
     },
+    "auth": {
+        "enabled": Setting(False, _flag, "require an API key (see `llmledger keys`) on both receivers"),
+        "keys_file": Setting(None, _optional_text, "hashed API keys (default: <data_dir>/api-keys.json)"),
+    },
     "pricing": {
         "price_book": Setting(None, _optional_text, "YAML price book for custom models and discounts"),
     },

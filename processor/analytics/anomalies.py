@@ -1,0 +1,109 @@
+"""Finding what is unusual in the spend; the detection itself is SQL in `sql/`."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Iterable
+
+from .anomaly_settings import AnomalySettings, SpikeSettings
+from .records import Anomaly
+from .runner import Runner, as_decimal, as_moment, fetch
+from .sql_files import load_sql
+from .time_range import checked_range, range_parameters
+
+KINDS = ("request_outlier", "hourly_spike", "daily_spike", "new_app", "new_model")
+_MOST_EXAMPLES = 10  # what the SQL collects per anomaly
+
+
+def find_anomalies(run: Runner, start: datetime | date, end: datetime | date, *,
+                   settings: AnomalySettings | None = None, kinds: Iterable[str] | None = None) -> list[Anomaly]:
+    """Anomalies in [start, end), of the given kinds (default all): request outliers first,
+    then hourly and daily spikes, each by score, then new apps and models as they appeared."""
+    settings = settings or AnomalySettings()
+    if settings.examples > _MOST_EXAMPLES:
+        raise ValueError(f"AnomalySettings.examples: at most {_MOST_EXAMPLES}, got {settings.examples}")
+    wanted = _checked_kinds(kinds)
+    start, end = checked_range(start, end)
+    window = range_parameters(start, end)
+    found: list[Anomaly] = []
+    if "request_outlier" in wanted:
+        found += _request_outliers(run, window, settings)
+    for kind, spikes, seconds in (("hourly_spike", settings.hourly, 3600), ("daily_spike", settings.daily, 86400)):
+        if kind in wanted:
+            found += _spikes(run, window, settings, kind, spikes, seconds)
+    if wanted & {"new_app", "new_model"}:
+        found += [a for a in _new_arrivals(run, window, settings) if a.kind in wanted]
+    return found
+
+
+def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anomaly]:
+    rules = settings.requests
+    rows = fetch(run, load_sql("request_outliers"), {
+        **window, "multiplier": str(rules.multiplier), "baseline_days": rules.baseline_days,
+        "min_samples": rules.min_samples, "min_cost": str(rules.min_cost), "max_results": settings.max_per_kind})
+    return [_anomaly(row, "request_outlier", [row["trace_id"]], settings,
+                     f"one call cost {_money(row['observed'])}, over {rules.multiplier} x the p95 "
+                     f"{_money(row['baseline'])} of its app/model in the {rules.baseline_days} days before")
+            for row in rows]
+
+
+def _spikes(run, window: dict, settings: AnomalySettings, kind: str, rules: SpikeSettings,
+            seconds: int) -> list[Anomaly]:
+    rows = fetch(run, load_sql("spend_spikes"), {
+        **window, "bucket_seconds": seconds, "history_buckets": rules.baseline_buckets,
+        "fence_multiplier": str(rules.fence_multiplier), "min_spend": str(rules.min_spend),
+        "min_requests": rules.min_requests, "min_active_buckets": rules.min_active_buckets,
+        "max_results": settings.max_per_kind})
+    unit = "hour" if seconds == 3600 else "day"
+    return [_anomaly(row, kind, row["trace_ids"] or [], settings,
+                     f"spent {_money(row['observed'])} in one {unit}, above the fence {_money(row['threshold'])} "
+                     f"(median {_money(row['baseline'])}) of the {rules.baseline_buckets} {unit}s before")
+            for row in rows]
+
+
+def _new_arrivals(run, window: dict, settings: AnomalySettings) -> list[Anomaly]:
+    rules = settings.new_arrivals
+    rows = fetch(run, load_sql("new_arrivals"), {
+        **window, "baseline_days": rules.baseline_days, "min_requests": rules.min_requests,
+        "max_results": settings.max_per_kind})
+    found = []
+    for row in rows:
+        what = f"app {row['app']!r}" if row["kind"] == "new_app" else f"model {row['model']!r}"
+        row = {**row, "baseline": 0, "threshold": None, "score": row["requests"], "baseline_samples": 0}
+        found.append(_anomaly(row, row["kind"], row["trace_ids"], settings,
+                              f"{what} first seen, not in the {rules.baseline_days} days before; "
+                              f"{row['requests']} calls since, costing {_money(row['observed'])}"))
+    return found
+
+
+def _anomaly(row: dict, kind: str, trace_ids: list, settings: AnomalySettings, description: str) -> Anomaly:
+    threshold = row["threshold"]
+    return Anomaly(
+        kind=kind,
+        app=row["app"],
+        model=row["model"],
+        at=as_moment(row["at"]),
+        observed=as_decimal(row["observed"]),
+        baseline=as_decimal(row["baseline"]),
+        threshold=None if threshold is None else as_decimal(threshold),
+        score=float(row["score"]),
+        requests=int(row["requests"]),
+        baseline_samples=int(row["baseline_samples"]),
+        trace_ids=tuple(dict.fromkeys(trace_ids))[: settings.examples],  # unique, most telling first
+        description=description,
+    )
+
+
+def _money(value) -> str:
+    """For descriptions: dollars to 6 decimal places, trailing zeros dropped."""
+    return f"${as_decimal(value).quantize(Decimal('0.000001')).normalize():f}"
+
+
+def _checked_kinds(kinds: Iterable[str] | None) -> set[str]:
+    if kinds is None:
+        return set(KINDS)
+    wanted = set(kinds)
+    unknown = wanted - set(KINDS)
+    if unknown or not wanted:
+        raise ValueError(f"unknown anomaly kind(s) {sorted(unknown)}: use some of {', '.join(KINDS)}")
+    return wanted

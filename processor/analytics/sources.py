@@ -1,0 +1,80 @@
+"""Where a breakdown reads from, and the one grouped query every breakdown runs.
+
+The hourly rollup (view v_cost_hourly) answers when every dimension asked for is in it
+and the range starts and ends on whole hours; otherwise the per-call view v_llm_calls
+does. Both give the same measure columns, so callers do not care which one answered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from .dimensions import Dimension
+from .runner import as_decimal
+from .time_range import PARAMETER_TYPE, is_whole_hour
+
+MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
+            "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
+
+
+@dataclass(frozen=True)
+class Source:
+    view: str
+    time_column: str
+    measures: str  # aggregate expressions, one per MEASURES name, aliased to it
+
+
+HOURLY_ROLLUP = Source(
+    view="v_cost_hourly",
+    time_column="hour",
+    measures=", ".join(f"sum({name}) AS {name}" for name in MEASURES),
+)
+
+CALLS = Source(
+    view="v_llm_calls",
+    time_column="timestamp",
+    measures="""ifNull(sum(cost), toDecimal128(0, 12)) AS cost,
+        count() AS requests,
+        countIf(unpriced = 1) AS unpriced_requests,
+        countIf(status = 'Error') AS errors,
+        sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens,
+        sum(cache_read_tokens) AS cache_read_tokens,
+        sum(cache_write_tokens) AS cache_write_tokens,
+        sum(reasoning_tokens) AS reasoning_tokens,
+        sum(total_tokens) AS total_tokens""",
+)
+
+
+def source_for(dimensions: Iterable[Dimension], start: datetime, end: datetime) -> Source:
+    if all(d.in_hourly_rollup for d in dimensions) and is_whole_hour(start) and is_whole_hour(end):
+        return HOURLY_ROLLUP
+    return CALLS
+
+
+def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: list[str], order_by: str = "",
+                  extra_measures: str = "", limited: bool = False) -> str:
+    """SELECT the keys and the measures over [{start}, {end}), grouped by the keys.
+    `keys` are (SQL expression, alias) pairs built from whitelisted parts only."""
+    time = source.time_column
+    where = [f"{time} >= {{start:{PARAMETER_TYPE}}}", f"{time} < {{end:{PARAMETER_TYPE}}}", *conditions]
+    select = [f"{expression} AS {alias}" for expression, alias in keys] + [source.measures]
+    if extra_measures:
+        select.append(extra_measures)
+    sql = f"SELECT {', '.join(select)}\nFROM {source.view}\nWHERE {' AND '.join(where)}"
+    if keys:
+        sql += f"\nGROUP BY {', '.join(alias for _, alias in keys)}"
+    if order_by:
+        sql += f"\nORDER BY {order_by}"
+    if limited:
+        sql += "\nLIMIT {limit:UInt32}"
+    return sql
+
+
+def spend_fields(row: dict) -> dict:
+    """The Spend fields of a result row, converted to Python types."""
+    values = {name: int(row[name]) for name in MEASURES if name != "cost"}
+    values["cost"] = as_decimal(row["cost"])
+    return values
+

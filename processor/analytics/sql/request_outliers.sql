@@ -1,0 +1,52 @@
+-- Per-request outliers: calls in [start, end) that cost more than {multiplier} times the
+-- p95 cost of their app/model over the {baseline_days} whole UTC days before the call's day.
+-- p95 is ClickHouse's quantileExact: the value at position floor(0.95 n) of the sorted costs.
+WITH
+    toStartOfDay({start:DateTime64(6, 'UTC')}) - toIntervalDay({baseline_days:UInt16}) AS baseline_start,
+    -- Only app/models with a call expensive enough to report need a baseline.
+    candidate_pairs AS
+    (
+        SELECT DISTINCT app, model
+        FROM v_llm_calls
+        WHERE timestamp >= {start:DateTime64(6, 'UTC')} AND timestamp < {end:DateTime64(6, 'UTC')}
+          AND cost >= {min_cost:Decimal(38, 12)}
+    ),
+    -- Each call counts towards the baselines of the baseline_days days after its own.
+    baselines AS
+    (
+        SELECT app, model, call_day + shift AS day, quantileExact(0.95)(cost) AS p95, count() AS samples
+        FROM
+        (
+            SELECT app, model, toDate(timestamp, 'UTC') AS call_day, cost
+            FROM v_llm_calls
+            WHERE timestamp >= baseline_start AND timestamp < {end:DateTime64(6, 'UTC')}
+              AND cost IS NOT NULL
+              AND (app, model) IN (SELECT app, model FROM candidate_pairs)
+        )
+        ARRAY JOIN range(1, {baseline_days:UInt16} + 1) AS shift
+        GROUP BY app, model, day
+    )
+SELECT
+    toTimeZone(calls.timestamp, 'UTC') AS at,
+    calls.trace_id AS trace_id,
+    calls.app AS app,
+    calls.model AS model,
+    assumeNotNull(calls.cost) AS observed,
+    baselines.p95 AS baseline,
+    toDecimal128(baselines.p95 * {multiplier:Decimal(18, 6)}, 12) AS threshold,
+    round(toFloat64(observed) / toFloat64(baselines.p95), 3) AS score,
+    1 AS requests,
+    baselines.samples AS baseline_samples
+FROM
+(
+    SELECT timestamp, trace_id, app, model, cost, toDate(timestamp, 'UTC') AS day
+    FROM v_llm_calls
+    WHERE timestamp >= {start:DateTime64(6, 'UTC')} AND timestamp < {end:DateTime64(6, 'UTC')}
+      AND cost >= {min_cost:Decimal(38, 12)}
+) AS calls
+INNER JOIN baselines ON calls.app = baselines.app AND calls.model = baselines.model AND calls.day = baselines.day
+WHERE baselines.samples >= {min_samples:UInt32}
+  AND baselines.p95 > 0
+  AND calls.cost > baselines.p95 * {multiplier:Decimal(18, 6)}
+ORDER BY score DESC, at
+LIMIT {max_results:UInt32}

@@ -1,0 +1,51 @@
+"""The headline figures for a time range: total cost, requests, tokens, averages, cache savings."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+
+from .dimensions import filter_conditions
+from .records import CostSummary
+from .runner import Runner, as_decimal, fetch
+from .sources import CALLS, grouped_query, spend_fields
+from .time_range import checked_range, range_parameters
+
+# Averages are quotients: kept to the store's 12 decimal places, rounded half-even.
+_PLACES = Decimal("1e-12")
+_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+
+# Cache savings need the per-call cost breakdown, so the summary reads per-call rows.
+# Columns are named with their view where the measures reuse the name as an alias.
+_EXTRA_MEASURES = """countIf(v_llm_calls.cost IS NOT NULL) AS priced_requests,
+        sumIf(v_llm_calls.total_tokens, v_llm_calls.cost IS NOT NULL) AS priced_tokens,
+        sum(cache_savings) AS cache_savings,
+        countIf(cache_savings_unknown) AS cache_savings_unknown_requests"""
+
+
+def summary(run: Runner, start: datetime | date, end: datetime | date, filters: dict | None = None) -> CostSummary:
+    """Totals over [start, end). Averages are over priced calls only (an unpriced call has
+    no cost to average); both are None when nothing was priced."""
+    start, end = checked_range(start, end)
+    _, conditions, parameters = filter_conditions(filters)
+    parameters.update(range_parameters(start, end))
+    sql = grouped_query(CALLS, keys=[], conditions=conditions, extra_measures=_EXTRA_MEASURES)
+    row = fetch(run, sql, parameters)[0]
+    spend = spend_fields(row)
+    priced_requests, priced_tokens = int(row["priced_requests"]), int(row["priced_tokens"])
+    return CostSummary(
+        start=start,
+        end=end,
+        priced_requests=priced_requests,
+        priced_tokens=priced_tokens,
+        average_cost_per_request=_ratio(spend["cost"], priced_requests),
+        average_cost_per_1k_tokens=_ratio(_CONTEXT.multiply(spend["cost"], 1000), priced_tokens),
+        cache_savings=as_decimal(row["cache_savings"]),
+        cache_savings_unknown_requests=int(row["cache_savings_unknown_requests"]),
+        **spend,
+    )
+
+
+def _ratio(amount: Decimal, count: int) -> Decimal | None:
+    if count == 0:
+        return None
+    return _CONTEXT.divide(amount, Decimal(count)).quantize(_PLACES, context=_CONTEXT)

@@ -1,0 +1,86 @@
+"""The budgets' HTTP API, on the service's HTTP port.
+
+    GET    /v1/budgets/check?app=…&user=…&model=…&tag.<name>=…   200 allow/degrade, 429 deny
+    GET    /v1/budgets                    status of every budget            (admin)
+    POST   /v1/budgets                    {"budgets": [...]}: add or change (admin)
+    DELETE /v1/budgets/{id}               delete one budget                  (admin)
+    POST   /v1/budgets/evaluate           send the alerts that are due       (admin)
+
+The check answers from memory and never waits for the store. Admin routes need
+`authorize(request)` to return True (the service checks its admin token).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .budget_file import BudgetFileError, parse_budget_document
+from .service import BudgetService
+
+CHECK_PARAMETERS = ("app", "user", "model", "team", "environment", "provider", "feature", "tenant")
+TAG_PARAMETER_PREFIX = "tag."
+
+
+def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool] | None = None) -> list[Route]:
+    def admin(handler):
+        async def guarded(request: Request) -> Response:
+            if authorize is None or not authorize(request):
+                return JSONResponse({"error": "unauthorized"}, status_code=401)
+            return await handler(request)
+        return guarded
+
+    async def check(request: Request) -> Response:
+        attributes: dict[str, str] = {}
+        tags: dict[str, str] = {}
+        for name, value in request.query_params.items():
+            if name in CHECK_PARAMETERS:
+                attributes[name] = value
+            elif name.startswith(TAG_PARAMETER_PREFIX) and len(name) > len(TAG_PARAMETER_PREFIX):
+                tags[name[len(TAG_PARAMETER_PREFIX):]] = value
+            else:
+                expected = ", ".join(CHECK_PARAMETERS)
+                return JSONResponse({"error": f"unknown parameter {name!r} (expected {expected} or tag.<name>)"},
+                                    status_code=400)
+        decision = service.check(**attributes, tags=tags)
+        headers = {"Cache-Control": "no-store"}
+        if not decision.allowed:
+            headers["Retry-After"] = str(decision.retry_after)
+        return JSONResponse(decision.to_dict(), status_code=200 if decision.allowed else 429, headers=headers)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse({"budgets": [s.to_dict() for s in service.status()]})
+
+    async def set_budgets(request: Request) -> Response:
+        try:
+            document = await request.json()
+        except ValueError:
+            return JSONResponse({"error": 'expected JSON {"budgets": [...]}'}, status_code=400)
+        try:
+            parsed = parse_budget_document(document, "request")
+        except BudgetFileError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        ids = await anyio.to_thread.run_sync(lambda: service.set_budgets(parsed.budgets, source="cli"))
+        return JSONResponse({"ids": ids})
+
+    async def delete_budget(request: Request) -> Response:
+        budget_id = request.path_params["budget_id"]
+        deleted = await anyio.to_thread.run_sync(service.delete_budgets, [budget_id])
+        if not deleted:
+            return JSONResponse({"error": f"no budget {budget_id!r}"}, status_code=404)
+        return JSONResponse({"deleted": deleted})
+
+    async def evaluate(request: Request) -> Response:
+        fired = await anyio.to_thread.run_sync(service.evaluate)
+        return JSONResponse({"alerts": [alert.to_dict() for alert in fired]})
+
+    return [
+        Route("/v1/budgets/check", check, methods=["GET"]),
+        Route("/v1/budgets/evaluate", admin(evaluate), methods=["POST"]),
+        Route("/v1/budgets", admin(status), methods=["GET"]),
+        Route("/v1/budgets", admin(set_budgets), methods=["POST"]),
+        Route("/v1/budgets/{budget_id}", admin(delete_budget), methods=["DELETE"]),
+    ]

@@ -1,0 +1,215 @@
+"""`llmledger costs …`: who spent what — by dimension, over time, in total, top spenders, per trace.
+
+    llmledger costs by app --from 2025-03-01 --to 2025-04-01
+    llmledger costs trend --granularity day --by model --tz Europe/Berlin
+    llmledger costs summary --app support-bot
+    llmledger costs top user -n 10 --format json
+    llmledger costs trace 4bf92f3577b34da6a3ce929d0e0e4736
+
+Ranges are [--from, --to): ISO dates or date-times, UTC unless a zone is given; by
+default the last 30 days up to now. The range options and the output helpers are
+shared with `llmledger anomalies`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from .options import add_store_options, config_from_args
+
+DEFAULT_DAYS = 30
+# Filter flag -> dimension; `--tag NAME=VALUE` adds tag filters.
+FILTER_FLAGS = ("app", "environment", "provider", "model", "team", "feature", "tenant", "user")
+SPEND_COLUMNS = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
+                 "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
+
+
+def register(subparsers) -> None:
+    from ..analytics import DIMENSIONS, GRANULARITIES
+
+    parser = subparsers.add_parser("costs", help="cost reports: by dimension, trend, summary, top spenders, trace")
+    reports = parser.add_subparsers(dest="report", metavar="REPORT", required=True)
+    dimension_help = f"one of: {', '.join(DIMENSIONS)}"
+
+    by = reports.add_parser("by", help="cost, tokens and requests per value of a dimension")
+    by.add_argument("dimension", help=dimension_help)
+    add_report_options(by, filters=True)
+    by.set_defaults(func=run_by)
+
+    trend = reports.add_parser("trend", help="cost per hour, day, week or month")
+    trend.add_argument("--granularity", choices=GRANULARITIES, default="day")
+    trend.add_argument("--by", dest="dimension", help=f"also split by a dimension ({dimension_help})")
+    trend.add_argument("--tz", default="UTC", help="time zone of day, week and month buckets (default UTC)")
+    add_report_options(trend, filters=True)
+    trend.set_defaults(func=run_trend)
+
+    summary = reports.add_parser("summary", help="total cost, requests, tokens, averages and cache savings")
+    add_report_options(summary, filters=True)
+    summary.set_defaults(func=run_summary)
+
+    top = reports.add_parser("top", help="the biggest spenders by a dimension")
+    top.add_argument("dimension", help=dimension_help)
+    top.add_argument("-n", "--limit", type=int, default=10, help="how many (default 10)")
+    add_report_options(top, filters=True)
+    top.set_defaults(func=run_top)
+
+    trace = reports.add_parser("trace", help="one trace's LLM calls and what they cost")
+    trace.add_argument("trace_id", help="32 hex digits")
+    add_report_options(trace, time_range=False)
+    trace.set_defaults(func=run_trace)
+
+
+def add_report_options(parser: argparse.ArgumentParser, *, filters: bool = False, time_range: bool = True,
+                       default_days: int = DEFAULT_DAYS) -> None:
+    if time_range:
+        parser.add_argument("--from", dest="start", type=_moment, metavar="WHEN",
+                            help=f"start of the range, ISO date or date-time (default: {default_days} days "
+                                 "before --to)")
+        parser.add_argument("--to", dest="end", type=_moment, metavar="WHEN",
+                            help="end of the range, not included (default: now)")
+        parser.set_defaults(default_days=default_days)
+    if filters:
+        for flag in FILTER_FLAGS:
+            parser.add_argument(f"--{flag}", action="append", metavar="VALUE",
+                                help=f"only calls with this {flag} (repeat for any of several)")
+        parser.add_argument("--tag", action="append", metavar="NAME=VALUE", type=_tag_filter,
+                            help="only calls with this tag value (llmledger.tag.NAME)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    add_store_options(parser)
+
+
+def run_by(args, runner=None) -> int:
+    from ..analytics import cost_by
+
+    return run_report(args, runner, lambda run, start, end: _spend_table(
+        args.dimension, cost_by(run, args.dimension, start, end, filters=filters_of(args))))
+
+
+def run_top(args, runner=None) -> int:
+    from ..analytics import top_spenders
+
+    return run_report(args, runner, lambda run, start, end: _spend_table(
+        args.dimension, top_spenders(run, args.dimension, start, end, limit=args.limit, filters=filters_of(args))))
+
+
+def run_trend(args, runner=None) -> int:
+    from ..analytics import cost_trend
+
+    def report(run, start, end):
+        points = cost_trend(run, args.granularity, start, end, dimension=args.dimension,
+                            filters=filters_of(args), tz=args.tz)
+        columns = ["bucket"] + ([args.dimension] if args.dimension else []) + list(SPEND_COLUMNS)
+        rows = [[p.bucket] + ([p.key] if args.dimension else []) + [getattr(p, c) for c in SPEND_COLUMNS]
+                for p in points]
+        return columns, rows
+
+    return run_report(args, runner, report)
+
+
+def run_summary(args, runner=None) -> int:
+    from ..analytics import summary
+
+    def report(run, start, end):
+        result = dataclasses.asdict(summary(run, start, end, filters=filters_of(args)))
+        if args.format == "table":  # one figure per line reads better than a very wide row
+            return ["figure", "value"], [[name, value] for name, value in result.items()]
+        return list(result), [list(result.values())]
+
+    return run_report(args, runner, report)
+
+
+def run_trace(args, runner=None) -> int:
+    from ..analytics import TraceCall, trace_cost
+    from ..query import format_rows, json_safe
+
+    def report(run, start, end):
+        trace = trace_cost(run, args.trace_id)
+        if trace is None:
+            raise LookupError(f"no spans stored for trace {args.trace_id}")
+        if args.format == "json":
+            return trace
+        columns = [field.name for field in dataclasses.fields(TraceCall)]
+        rows = [[getattr(call, name) for name in columns] for call in trace.calls]
+        if args.format == "csv":
+            return columns, rows
+        header = (f"trace {trace.trace_id}: cost {trace.cost}, {trace.llm_calls} LLM calls "
+                  f"({trace.unpriced_calls} unpriced), {trace.total_tokens} tokens, {trace.span_count} spans in all")
+        return header + "\n\n" + format_rows(columns, [json_safe(row) for row in rows], "table")
+
+    return run_report(args, runner, report, needs_range=False)
+
+
+def filters_of(args) -> dict:
+    """The filter flags given, as the analytics API takes them."""
+    filters = {}
+    for flag in FILTER_FLAGS:
+        values = getattr(args, flag, None)
+        if values:
+            filters[flag] = values[0] if len(values) == 1 else values
+    for name, value in getattr(args, "tag", None) or []:
+        key = f"tag:{name}"
+        filters[key] = [*_as_list(filters[key]), value] if key in filters else value
+    return filters
+
+
+def time_range_of(args):
+    """--from and --to, defaulting to the `default_days` days up to now."""
+    from datetime import datetime, timedelta, timezone
+
+    end = args.end or datetime.now(timezone.utc)
+    start = args.start or end - timedelta(days=args.default_days)
+    return start, end
+
+
+def run_report(args, runner, build, *, needs_range: bool = True) -> int:
+    """Run one report and print it; errors become a message on stderr and exit status 1."""
+    from .query import QueryError, open_runner
+
+    try:
+        run = runner or open_runner(config_from_args(args))
+        start, end = time_range_of(args) if needs_range else (None, None)
+        print_result(build(run, start, end), args.format)
+    except (QueryError, ValueError, LookupError) as exc:
+        print(f"llmledger: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def print_result(result, fmt: str) -> None:
+    """A report's result: (columns, rows), ready text, or a dataclass (JSON only)."""
+    import json
+
+    from ..query import format_rows, json_safe
+
+    if isinstance(result, str):
+        print(result)
+    elif dataclasses.is_dataclass(result):
+        print(json.dumps(json_safe(dataclasses.asdict(result)), indent=2, ensure_ascii=False))
+    else:
+        columns, rows = result
+        print(format_rows(columns, [json_safe(row) for row in rows], fmt))
+
+
+def _spend_table(dimension: str, rows) -> tuple[list[str], list[list]]:
+    return [dimension, *SPEND_COLUMNS], [[row.key, *(getattr(row, c) for c in SPEND_COLUMNS)] for row in rows]
+
+
+def _moment(text: str):
+    from ..analytics.time_range import parse_moment
+
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _tag_filter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. customer_tier=gold, got {text!r}")
+    return name, value
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]

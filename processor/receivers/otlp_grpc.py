@@ -1,0 +1,111 @@
+"""OTLP/gRPC trace receiver: the TraceService's Export on a grpc.aio server.
+
+The request arrives as raw bytes and is parsed here, not by gRPC: a message
+gRPC fails to deserialize is answered INTERNAL, while OTLP wants bad data to be
+INVALID_ARGUMENT so that clients drop it instead of retrying.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import anyio.to_thread
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceServicer
+
+from llmledger.processor.pipeline import Backpressure, Principal
+from llmledger.processor.receivers.answers import (
+    bad_request_status,
+    export_response,
+    retry_info,
+    span_count,
+    unavailable_status,
+)
+from llmledger.processor.receivers.decode import PROTOBUF_THREAD_BYTES, DecodeError, parse_protobuf
+
+logger = logging.getLogger(__name__)
+
+Authenticate = Callable[[Mapping[str, str]], "Principal | None"]
+
+TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+
+# The standard place for a google.rpc.Status with details (read by Go clients and the
+# Collector), and the key the OTel Python exporter reads its RetryInfo from.
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+PYTHON_RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
+
+
+class TraceReceiver(TraceServiceServicer):
+    """Export(request bytes) -> ExportTraceServiceResponse; errors as OTLP/gRPC status codes."""
+
+    def __init__(self, pipeline, authenticate: Authenticate | None = None):
+        self._pipeline = pipeline
+        self._authenticate = authenticate
+
+    async def Export(self, request: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+        principal = None
+        if self._authenticate is not None:
+            metadata = context.invocation_metadata() or ()
+            headers = {key: value for key, value in metadata if isinstance(value, str)}  # not the -bin ones
+            try:
+                principal = self._authenticate(headers)
+            except PermissionError as exc:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+
+        try:
+            if len(request) >= PROTOBUF_THREAD_BYTES:
+                export = await anyio.to_thread.run_sync(parse_protobuf, request)
+            else:
+                export = parse_protobuf(request)
+        except DecodeError as exc:
+            logger.debug("OTLP/gRPC request undecodable: %s", exc)
+            status = bad_request_status(str(exc), exc.field)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, str(exc),
+                trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
+            )
+
+        if span_count(export) == 0:
+            return ExportTraceServiceResponse()
+        try:
+            result = await self._pipeline.submit(export, principal)
+        except Backpressure as exc:
+            status = unavailable_status(exc.reason, exc.retry_after)
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, exc.reason,
+                trailing_metadata=(
+                    (STATUS_DETAILS_KEY, status.SerializeToString()),
+                    (PYTHON_RETRY_INFO_KEY, retry_info(exc.retry_after).SerializeToString()),
+                ),
+            )
+        return export_response(result)
+
+
+def build_grpc_server(
+    pipeline,
+    *,
+    host: str,
+    port: int,
+    max_request_bytes: int = 16 * 1024 * 1024,
+    authenticate: Authenticate | None = None,
+) -> tuple[grpc.aio.Server, int]:
+    """A grpc.aio server with the trace receiver bound to host:port, and the port it got
+    (port 0 picks a free one). The caller starts and stops the server.
+
+    Call from the running event loop. gRPC itself undoes `grpc-encoding: gzip` and
+    answers RESOURCE_EXHAUSTED to a message over `max_request_bytes` (decompressed)."""
+    if max_request_bytes <= 0:
+        raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", max_request_bytes)])
+    receiver = TraceReceiver(pipeline, authenticate)
+    export = grpc.unary_unary_rpc_method_handler(
+        receiver.Export,
+        request_deserializer=None,  # hand the raw bytes to Export
+        response_serializer=ExportTraceServiceResponse.SerializeToString,
+    )
+    service = grpc.method_handlers_generic_handler(TRACE_SERVICE, {"Export": export})
+    server.add_generic_rpc_handlers((service,))
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    bound_port = server.add_insecure_port(address)
+    return server, bound_port

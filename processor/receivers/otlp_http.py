@@ -1,0 +1,181 @@
+"""OTLP/HTTP trace receiver: POST /v1/traces, protobuf or JSON, optionally gzip-compressed.
+
+Status codes follow the OTLP/HTTP specification: 200 (with `partial_success`
+when spans were rejected), 400 undecodable, 405 not a POST, 413 over the size
+cap (as sent or decompressed), 415 unsupported media type or content encoding,
+503 with Retry-After when the pipeline pushes back. Error bodies are a
+`google.rpc.Status` in the request's encoding (JSON when that is unknown).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import anyio.to_thread
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import code_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from llmledger.processor.pipeline import Backpressure, Principal
+from llmledger.processor.receivers.answers import (
+    bad_request_status,
+    error_status,
+    export_response,
+    span_count,
+    unavailable_status,
+)
+from llmledger.processor.receivers.decode import (
+    JSON_THREAD_BYTES,
+    PROTOBUF_THREAD_BYTES,
+    SUPPORTED_CONTENT_ENCODINGS,
+    DecodeError,
+    PayloadTooLarge,
+    decompress,
+    is_supported_content_encoding,
+    parse_json,
+    parse_protobuf,
+)
+
+logger = logging.getLogger(__name__)
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+TRACES_PATH = "/v1/traces"
+
+Authenticate = Callable[[Mapping[str, str]], "Principal | None"]
+
+
+def otlp_http_routes(
+    pipeline,
+    *,
+    max_request_bytes: int = 16 * 1024 * 1024,
+    authenticate: Authenticate | None = None,
+) -> list[Route]:
+    """The Starlette routes of the OTLP/HTTP trace receiver.
+
+    `pipeline.submit(request, principal)` is awaited with each decoded request
+    that carries spans. `authenticate(headers)` returns the caller's Principal
+    (or None) and raises PermissionError for a bad key."""
+    if max_request_bytes <= 0:
+        raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
+    receiver = _TracesEndpoint(pipeline, max_request_bytes, authenticate)
+    return [Route(TRACES_PATH, receiver, name="otlp_traces")]
+
+
+class _TracesEndpoint:
+    """A plain ASGI app, so that Starlette passes every method through and a GET gets an
+    OTLP-shaped 405 from `handle`."""
+
+    def __init__(self, pipeline, max_request_bytes: int, authenticate: Authenticate | None):
+        self._pipeline = pipeline
+        self._max_bytes = max_request_bytes
+        self._authenticate = authenticate
+
+    async def __call__(self, scope, receive, send) -> None:
+        response = await self.handle(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request) -> Response:
+        media = _media_type(request.headers.get("content-type"))
+        if request.method != "POST":
+            status = error_status(code_pb2.UNIMPLEMENTED, f"{request.method} is not allowed; use POST")
+            return _respond(status, media, 405, headers={"Allow": "POST"})
+        principal = None
+        if self._authenticate is not None:
+            try:
+                principal = self._authenticate(request.headers)
+            except PermissionError as exc:
+                return _respond(error_status(code_pb2.UNAUTHENTICATED, str(exc)), media, 401)
+        if media is None:
+            message = (
+                f"unsupported Content-Type {request.headers.get('content-type')!r}; "
+                f"use {PROTOBUF} or {JSON}"
+            )
+            return _respond(error_status(code_pb2.INVALID_ARGUMENT, message), JSON, 415)
+        content_encoding = request.headers.get("content-encoding")
+        if not is_supported_content_encoding(content_encoding):
+            message = (
+                f"unsupported Content-Encoding {content_encoding!r}; "
+                f"use {', '.join(SUPPORTED_CONTENT_ENCODINGS)}"
+            )
+            # RFC 9110: a 415 for a content coding lists the codings we accept.
+            accepted = {"Accept-Encoding": ", ".join(SUPPORTED_CONTENT_ENCODINGS)}
+            return _respond(error_status(code_pb2.INVALID_ARGUMENT, message), media, 415, headers=accepted)
+
+        try:
+            body = await _read_body(request, self._max_bytes)
+            export = await _decode_body(body, content_encoding, media, self._max_bytes)
+        except PayloadTooLarge as exc:
+            logger.debug("OTLP/HTTP request too large: %s", exc)
+            return _respond(error_status(code_pb2.RESOURCE_EXHAUSTED, str(exc)), media, 413)
+        except DecodeError as exc:
+            logger.debug("OTLP/HTTP request undecodable: %s", exc)
+            return _respond(bad_request_status(str(exc), exc.field), media, 400)
+
+        if span_count(export) == 0:
+            # The spec asks for success on an empty request; the pipeline has nothing to do.
+            return _respond(ExportTraceServiceResponse(), media)
+        try:
+            result = await self._pipeline.submit(export, principal)
+        except Backpressure as exc:
+            status = unavailable_status(exc.reason, exc.retry_after)
+            return _respond(status, media, 503, headers={"Retry-After": str(exc.retry_after)})
+        return _respond(export_response(result), media)
+
+
+def _media_type(content_type: str | None) -> str | None:
+    """PROTOBUF or JSON from a Content-Type header (parameters such as charset ignored), else None."""
+    if not content_type:
+        return None
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media if media in (PROTOBUF, JSON) else None
+
+
+async def _read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refused as soon as it is known to pass `max_bytes`.
+
+    Content-Length is checked first; the count while streaming covers chunked
+    bodies that declare no length."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"request body is {int(declared)} bytes, over the limit of {max_bytes}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
+    return bytes(body)
+
+
+async def _decode_body(
+    body: bytes, content_encoding: str | None, media: str, max_bytes: int
+) -> ExportTraceServiceRequest:
+    # Inflating is fast (and capped); parsing is the slow part, moved off the loop when big.
+    data = decompress(body, content_encoding, max_bytes)
+    if not data:
+        return ExportTraceServiceRequest()
+    if media == JSON:
+        parse, thread_bytes = parse_json, JSON_THREAD_BYTES
+    else:
+        parse, thread_bytes = parse_protobuf, PROTOBUF_THREAD_BYTES
+    if len(data) >= thread_bytes:
+        return await anyio.to_thread.run_sync(parse, data)
+    return parse(data)
+
+
+def _respond(message: Message, media: str | None, status_code: int = 200, headers=None) -> Response:
+    """`message` in the request's encoding: protobuf, or JSON (also when the encoding is unknown)."""
+    if media == PROTOBUF:
+        content = message.SerializeToString()
+    else:
+        content = json_format.MessageToJson(message, indent=None).encode("utf-8")
+        media = JSON
+    return Response(content, status_code, headers=headers, media_type=media)
+
