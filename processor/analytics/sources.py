@@ -1,13 +1,13 @@
 """Where a breakdown reads from, and the one grouped query every breakdown runs.
 
 The hourly rollup (view v_cost_hourly) answers when every dimension asked for is in it
-and the range starts and ends on whole hours; otherwise the per-call view v_llm_calls
-does. Both give the same measure columns, so callers do not care which one answered.
+and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
+a whole-hour zone); otherwise the per-call view v_llm_calls does. Both give the same measure columns, so callers do not care which one answered.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from typing import Iterable
 
 from .dimensions import Dimension
@@ -47,10 +47,19 @@ CALLS = Source(
 )
 
 
-def source_for(dimensions: Iterable[Dimension], start: datetime, end: datetime) -> Source:
-    if all(d.in_hourly_rollup for d in dimensions) and is_whole_hour(start) and is_whole_hour(end):
+def source_for(dimensions: Iterable[Dimension], start: datetime, end: datetime,
+               zone: tzinfo | None = None) -> Source:
+    """The rollup when it can answer exactly: its dimensions, whole-hour bounds, and (for
+    calendar buckets in `zone`) a zone whose days begin on a UTC hour."""
+    if (all(d.in_hourly_rollup for d in dimensions) and is_whole_hour(start) and is_whole_hour(end)
+            and (zone is None or _whole_hour_offsets(zone, start, end))):
         return HOURLY_ROLLUP
     return CALLS
+
+
+def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
+    # India (+05:30) or Nepal (+05:45) start their days in the middle of a UTC hour.
+    return all(moment.astimezone(zone).utcoffset() % timedelta(hours=1) == timedelta(0) for moment in (start, end))
 
 
 def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: list[str], order_by: str = "",

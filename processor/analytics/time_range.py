@@ -1,7 +1,7 @@
 """Time ranges: [start, end) in UTC, passed to SQL as query parameters, never as SQL text."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 # The SQL side declares every range bound as this type.
 PARAMETER_TYPE = "DateTime64(6, 'UTC')"
@@ -31,10 +31,6 @@ def range_parameters(start: datetime, end: datetime) -> dict[str, str]:
     return {"start": _as_text(start), "end": _as_text(end)}
 
 
-def moment_parameter(moment: datetime) -> str:
-    return _as_text(utc(moment))
-
-
 def _as_text(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -56,8 +52,3 @@ def parse_moment(text: str) -> datetime:
         raise ValueError(f"not an ISO date or date-time: {text!r} (e.g. 2025-03-01 or 2025-03-01T12:30:00Z)") \
             from None
 
-
-def last(days: int, now: datetime | None = None) -> tuple[datetime, datetime]:
-    """The `days` days up to now."""
-    end = utc(now or datetime.now(timezone.utc))
-    return end - timedelta(days=days), end

@@ -26,18 +26,15 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
                tz: str = "UTC") -> list[TrendPoint]:
     """Spend per time bucket in [start, end), oldest first; with `dimension`, one point
     per bucket and value, most expensive first within a bucket. Buckets without calls are
-    absent, and the first and last buckets hold only the part inside the range.
-
-    Day, week and month buckets are taken from the hourly rollup where they can be: in
-    a zone whose offset from UTC is not whole hours, use the per-call data by giving a
-    range that does not start on a whole hour."""
+    absent, and the first and last buckets hold only the part inside the range."""
     if granularity not in BUCKETS:
         raise ValueError(f"unknown granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}")
     zone = _zone(tz)
     start, end = checked_range(start, end)
     by = parse_dimension(dimension) if dimension is not None else None
     filtered_by, conditions, parameters = filter_conditions(filters)
-    source = source_for([d for d in (by, *filtered_by) if d is not None], start, end)
+    calendar_zone = zone if granularity != "hour" else None
+    source = source_for([d for d in (by, *filtered_by) if d is not None], start, end, calendar_zone)
 
     keys = [(BUCKETS[granularity].format(t=source.time_column), "bucket")]
     order_by = "bucket"

@@ -111,10 +111,13 @@ def run_summary(args, runner=None) -> int:
     from ..analytics import summary
 
     def report(run, start, end):
-        result = dataclasses.asdict(summary(run, start, end, filters=filters_of(args)))
+        result = summary(run, start, end, filters=filters_of(args))
+        if args.format == "json":
+            return result
+        figures = dataclasses.asdict(result)
         if args.format == "table":  # one figure per line reads better than a very wide row
-            return ["figure", "value"], [[name, value] for name, value in result.items()]
-        return list(result), [list(result.values())]
+            return ["figure", "value"], [[name, value] for name, value in figures.items()]
+        return list(figures), [list(figures.values())]
 
     return run_report(args, runner, report)
 

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceServicer
 
 from llmledger.processor.pipeline import Backpressure, Principal
+from llmledger.processor.receivers.admission import InflightBytes
 from llmledger.processor.receivers.answers import (
     bad_request_status,
     export_response,
@@ -39,9 +40,10 @@ PYTHON_RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 class TraceReceiver(TraceServiceServicer):
     """Export(request bytes) -> ExportTraceServiceResponse; errors as OTLP/gRPC status codes."""
 
-    def __init__(self, pipeline, authenticate: Authenticate | None = None):
+    def __init__(self, pipeline, authenticate: Authenticate | None = None, inflight: InflightBytes | None = None):
         self._pipeline = pipeline
         self._authenticate = authenticate
+        self._inflight = inflight or InflightBytes(1 << 62)
 
     async def Export(self, request: bytes, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
         principal = None
@@ -53,6 +55,14 @@ class TraceReceiver(TraceServiceServicer):
             except PermissionError as exc:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
+        if not self._inflight.try_acquire(len(request)):
+            await _abort_unavailable(context, "too many request bytes in flight; retry shortly", 1)
+        try:
+            return await self._export(request, principal, context)
+        finally:
+            self._inflight.release(len(request))
+
+    async def _export(self, request: bytes, principal, context) -> ExportTraceServiceResponse:
         try:
             if len(request) >= PROTOBUF_THREAD_BYTES:
                 export = await anyio.to_thread.run_sync(parse_protobuf, request)
@@ -71,15 +81,19 @@ class TraceReceiver(TraceServiceServicer):
         try:
             result = await self._pipeline.submit(export, principal)
         except Backpressure as exc:
-            status = unavailable_status(exc.reason, exc.retry_after)
-            await context.abort(
-                grpc.StatusCode.UNAVAILABLE, exc.reason,
-                trailing_metadata=(
-                    (STATUS_DETAILS_KEY, status.SerializeToString()),
-                    (PYTHON_RETRY_INFO_KEY, retry_info(exc.retry_after).SerializeToString()),
-                ),
-            )
+            await _abort_unavailable(context, exc.reason, exc.retry_after)
         return export_response(result)
+
+
+async def _abort_unavailable(context, reason: str, retry_after: int) -> None:
+    status = unavailable_status(reason, retry_after)
+    await context.abort(
+        grpc.StatusCode.UNAVAILABLE, reason,
+        trailing_metadata=(
+            (STATUS_DETAILS_KEY, status.SerializeToString()),
+            (PYTHON_RETRY_INFO_KEY, retry_info(retry_after).SerializeToString()),
+        ),
+    )
 
 
 def build_grpc_server(
@@ -89,6 +103,7 @@ def build_grpc_server(
     port: int,
     max_request_bytes: int = 16 * 1024 * 1024,
     authenticate: Authenticate | None = None,
+    inflight: InflightBytes | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A grpc.aio server with the trace receiver bound to host:port, and the port it got
     (port 0 picks a free one). The caller starts and stops the server.
@@ -98,7 +113,7 @@ def build_grpc_server(
     if max_request_bytes <= 0:
         raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", max_request_bytes)])
-    receiver = TraceReceiver(pipeline, authenticate)
+    receiver = TraceReceiver(pipeline, authenticate, inflight)
     export = grpc.unary_unary_rpc_method_handler(
         receiver.Export,
         request_deserializer=None,  # hand the raw bytes to Export

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from llmledger.processor.pipeline import Backpressure, Principal
+from llmledger.processor.receivers.admission import InflightBytes
 from llmledger.processor.receivers.answers import (
     bad_request_status,
     error_status,
@@ -57,6 +58,7 @@ def otlp_http_routes(
     *,
     max_request_bytes: int = 16 * 1024 * 1024,
     authenticate: Authenticate | None = None,
+    inflight: InflightBytes | None = None,
 ) -> list[Route]:
     """The Starlette routes of the OTLP/HTTP trace receiver.
 
@@ -65,7 +67,7 @@ def otlp_http_routes(
     (or None) and raises PermissionError for a bad key."""
     if max_request_bytes <= 0:
         raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
-    receiver = _TracesEndpoint(pipeline, max_request_bytes, authenticate)
+    receiver = _TracesEndpoint(pipeline, max_request_bytes, authenticate, inflight)
     return [Route(TRACES_PATH, receiver, name="otlp_traces")]
 
 
@@ -73,10 +75,12 @@ class _TracesEndpoint:
     """A plain ASGI app, so that Starlette passes every method through and a GET gets an
     OTLP-shaped 405 from `handle`."""
 
-    def __init__(self, pipeline, max_request_bytes: int, authenticate: Authenticate | None):
+    def __init__(self, pipeline, max_request_bytes: int, authenticate: Authenticate | None,
+                 inflight: InflightBytes | None):
         self._pipeline = pipeline
         self._max_bytes = max_request_bytes
         self._authenticate = authenticate
+        self._inflight = inflight or InflightBytes(1 << 62)
 
     async def __call__(self, scope, receive, send) -> None:
         response = await self.handle(Request(scope, receive))
@@ -109,9 +113,23 @@ class _TracesEndpoint:
             accepted = {"Accept-Encoding": ", ".join(SUPPORTED_CONTENT_ENCODINGS)}
             return _respond(error_status(code_pb2.INVALID_ARGUMENT, message), media, 415, headers=accepted)
 
+        held = 0
         try:
-            body = await _read_body(request, self._max_bytes)
-            export = await _decode_body(body, content_encoding, media, self._max_bytes)
+            body = await _read_body(request, self._max_bytes, self._inflight)
+            held = len(body)
+            return await self._decode_and_submit(body, content_encoding, media, principal)
+        except _OverCapacity as exc:
+            status = unavailable_status(str(exc), _OVERLOAD_RETRY_AFTER_S)
+            return _respond(status, media, 503, headers={"Retry-After": str(_OVERLOAD_RETRY_AFTER_S)})
+        except TimeoutError:
+            message = f"request body not received within {_BODY_TIMEOUT_S} s"
+            return _respond(error_status(code_pb2.DEADLINE_EXCEEDED, message), media, 408)
+        finally:
+            self._inflight.release(held)
+
+    async def _decode_and_submit(self, body: bytes, content_encoding, media: str, principal) -> Response:
+        try:
+            export = await _decode_body(body, content_encoding, media, self._max_bytes, self._inflight)
         except PayloadTooLarge as exc:
             logger.debug("OTLP/HTTP request too large: %s", exc)
             return _respond(error_status(code_pb2.RESOURCE_EXHAUSTED, str(exc)), media, 413)
@@ -138,8 +156,17 @@ def _media_type(content_type: str | None) -> str | None:
     return media if media in (PROTOBUF, JSON) else None
 
 
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refused as soon as it is known to pass `max_bytes`.
+class _OverCapacity(Exception):
+    """Taking this request would pass the cap on bytes in flight."""
+
+
+_OVERLOAD_RETRY_AFTER_S = 1
+_BODY_TIMEOUT_S = 30  # a client that trickles its body holds memory: cut it off
+
+
+async def _read_body(request: Request, max_bytes: int, inflight: InflightBytes) -> bytes:
+    """The raw body, refused as soon as it is known to pass `max_bytes`, and counted in
+    `inflight` (the caller releases `len(body)` when done).
 
     Content-Length is checked first; the count while streaming covers chunked
     bodies that declare no length."""
@@ -147,20 +174,39 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body is {int(declared)} bytes, over the limit of {max_bytes}")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
+    try:
+        with anyio.fail_after(_BODY_TIMEOUT_S):
+            async for chunk in request.stream():
+                if not inflight.try_acquire(len(chunk)):
+                    raise _OverCapacity("too many request bytes in flight; retry shortly")
+                body += chunk
+                if len(body) > max_bytes:
+                    raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
+    except BaseException:
+        inflight.release(len(body))
+        raise
     return bytes(body)
 
 
 async def _decode_body(
-    body: bytes, content_encoding: str | None, media: str, max_bytes: int
+    body: bytes, content_encoding: str | None, media: str, max_bytes: int, inflight: InflightBytes
 ) -> ExportTraceServiceRequest:
     # Inflating is fast (and capped); parsing is the slow part, moved off the loop when big.
     data = decompress(body, content_encoding, max_bytes)
     if not data:
         return ExportTraceServiceRequest()
+    if data is not body:
+        # The inflated copy lives while the request is parsed: count it, then let it go.
+        if not inflight.try_acquire(len(data)):
+            raise _OverCapacity("too many request bytes in flight; retry shortly")
+        try:
+            return await _parse(data, media)
+        finally:
+            inflight.release(len(data))
+    return await _parse(data, media)
+
+
+async def _parse(data: bytes, media: str) -> ExportTraceServiceRequest:
     if media == JSON:
         parse, thread_bytes = parse_json, JSON_THREAD_BYTES
     else:
