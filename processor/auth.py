@@ -75,6 +75,10 @@ class KeyStore:
         return found
 
 
+def keys_path(config) -> Path:
+    return Path(config.auth.keys_file or Path(config.storage.data_dir) / "api-keys.json")
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 

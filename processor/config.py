@@ -61,6 +61,8 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "host": Setting("127.0.0.1", _text, "address the OTLP/HTTP receiver and the API listen on"),
         "port": Setting(4318, _port, "OTLP/HTTP port (0 picks a free one)"),
         "max_request_bytes": Setting(16 << 20, _positive_int, "largest accepted request, also after decompression"),
+        "max_inflight_bytes": Setting(256 << 20, _positive_int,
+                                      "request bytes held at once by both receivers; beyond it, answer 503"),
     },
     "grpc": {
         "enabled": Setting(True, _flag, "run the OTLP/gRPC receiver"),

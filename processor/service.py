@@ -6,6 +6,7 @@ which has its own thread so that ClickHouse inserts never stall the receivers.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .auth import Authenticator, KeyStore, keys_path
 from .config import Config
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
@@ -30,6 +32,7 @@ from .normalize import OTEL_TRACES_COLUMNS
 from .pipeline import Pipeline
 from .pricing import PriceBook, Pricer
 from .query import run_query
+from .receivers.admission import InflightBytes
 from .receivers.otlp_grpc import build_grpc_server
 from .receivers.otlp_http import otlp_http_routes
 from .storage.client import connect, embedded_path
@@ -76,6 +79,19 @@ def _redact(url: str) -> str:
     return url
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _authenticator(config: Config):
+    if not config.auth.enabled:
+        return None
+    return Authenticator(KeyStore(keys_path(config)))
+
+
 def _log_id(data_dir: Path) -> str:
     """A random id for this data directory's log, part of every insert token, so a log that
     is deleted and started anew never reuses the tokens of the old one."""
@@ -103,6 +119,9 @@ class Service:
             dead_letter_path=data_dir / "dead-letter.jsonl",
             flush_interval_s=config.writer.flush_interval_ms / 1000,
         )
+        self.authenticate = _authenticator(config)
+        # Requests in flight may hold this many bytes (raw and inflated) before new ones get 503.
+        self.inflight = InflightBytes(config.http.max_inflight_bytes)
         self._admin_token = secrets.token_urlsafe(24)
         self._query_client = None
         self.http_url = ""
@@ -111,7 +130,8 @@ class Service:
     # --- HTTP API beside the OTLP receiver -------------------------------------------------
 
     def routes(self) -> list[Route]:
-        return otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes) + [
+        return otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes,
+                                authenticate=self.authenticate, inflight=self.inflight) + [
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
@@ -178,10 +198,12 @@ class Service:
         if self.config.grpc.enabled:
             grpc_server, grpc_port = build_grpc_server(self.pipeline, host=self.config.grpc.host,
                                                        port=self.config.grpc.port,
-                                                       max_request_bytes=self.config.http.max_request_bytes)
+                                                       max_request_bytes=self.config.http.max_request_bytes,
+                                                       authenticate=self.authenticate, inflight=self.inflight)
             await grpc_server.start()
             self.grpc_address = f"{self.config.grpc.host}:{grpc_port}"
 
+        self._warn_if_open()
         self._write_service_file()
         listening = f"OTLP/HTTP on {self.http_url}"
         if self.grpc_address:
@@ -200,6 +222,13 @@ class Service:
         await anyio.to_thread.run_sync(self.drain.stop)
         self.log.close()
         (self.store.data_dir / SERVICE_FILE).unlink(missing_ok=True)
+
+    def _warn_if_open(self) -> None:
+        hosts = {self.config.http.host} | ({self.config.grpc.host} if self.config.grpc.enabled else set())
+        exposed = sorted(h for h in hosts if not _is_loopback(h))
+        if exposed and self.authenticate is None:
+            log.warning("listening on %s without authentication: anyone who can reach it can send spans. "
+                        "Set auth.enabled: true and create keys with `llmledger keys create`.", ", ".join(exposed))
 
     def _write_service_file(self) -> None:
         path = self.store.data_dir / SERVICE_FILE

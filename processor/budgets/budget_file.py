@@ -266,7 +266,7 @@ def _thresholds(entry: dict, where: _Where) -> tuple[Decimal, ...]:
         fraction = _decimal(value)
         if fraction is None or not 0 < fraction <= 10:
             where.key(entry, key).item(values, index).fail(
-                f"{value!r} is not a fraction of the limit (0.8 means 80 %; from above 0 to 10)")
+                f"{_shown(value)} is not a fraction of the limit (0.8 means 80 %; from above 0 to 10)")
         thresholds.add(fraction.normalize())
     return tuple(sorted(thresholds))
 
@@ -274,7 +274,7 @@ def _thresholds(entry: dict, where: _Where) -> tuple[Decimal, ...]:
 def _amount(entry: dict, key: str, where: _Where) -> Decimal:
     amount = _decimal(entry[key])
     if amount is None or not 0 < amount < MAX_AMOUNT:
-        where.key(entry, key).fail(f"must be a positive amount in USD, got {entry[key]!r}")
+        where.key(entry, key).fail(f"must be a positive amount in USD, got {_shown(entry[key])}")
     if amount != amount.quantize(Decimal("0.000000000001")):
         where.key(entry, key).fail("has more than 12 decimal places")
     return amount
@@ -290,6 +290,10 @@ def _decimal(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return amount if amount is not None and amount.is_finite() else None
+
+
+def _shown(value: Any) -> str:
+    return str(value) if isinstance(value, (Decimal, int)) and not isinstance(value, bool) else repr(value)
 
 
 def _flag(entry: dict, key: str, default: bool, where: _Where) -> bool:

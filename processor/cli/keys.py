@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
-
 from .options import add_store_options, config_from_args
 
 
@@ -26,12 +24,8 @@ def register(subparsers) -> None:
         add_store_options(sub)
 
 
-def keys_path(config) -> Path:
-    return Path(config.auth.keys_file or Path(config.storage.data_dir) / "api-keys.json")
-
-
 def _store(args):
-    from ..auth import KeyStore
+    from ..auth import KeyStore, keys_path
 
     return KeyStore(keys_path(config_from_args(args)))
 
