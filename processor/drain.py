@@ -23,6 +23,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from .exporters.clickhouse import ClickHouseWriter
 from .pipeline import decode_batch
+from .storage.client import StoreUnavailable
 from .telemetry import ProcessorMetrics
 from .wal import WriteAheadLog
 
@@ -92,7 +93,7 @@ class LogDrain:
             try:
                 self._insert(records, token)
                 break
-            except (OperationalError, OSError, ConnectionError) as exc:
+            except (OperationalError, OSError, StoreUnavailable) as exc:
                 self._note_store_down(exc)
             except DatabaseError as exc:
                 if _is_transient(exc):

@@ -89,6 +89,11 @@ class Pipeline:
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
         self._span_attributes = OTEL_TRACES_COLUMNS.index("SpanAttributes")
 
+    def remember(self, keys: list[tuple[str, str]]) -> None:
+        """Count these (trace id, span id) pairs as accepted: used at start-up, so that a client
+        retrying across a restart a request the crashed process had logged is not counted twice."""
+        self._recent.add_all(keys)
+
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
         batch, keys = self.prepare(request, principal)
         if batch.trace_rows:
@@ -103,6 +108,7 @@ class Pipeline:
                 raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
             # Only now, once durable: a refused request must stay retryable.
             self._recent.add_all(keys)
+            self._metrics.costs.observe(batch.calls)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
     def prepare(self, request, principal: Principal | None):

@@ -29,7 +29,7 @@ from .config import Config
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
-from .pipeline import Pipeline
+from .pipeline import Pipeline, decode_batch
 from .pricing import PriceBook, Pricer
 from .query import run_query
 from .receivers.admission import InflightBytes
@@ -43,6 +43,8 @@ from .wal import WriteAheadLog
 log = logging.getLogger("llmledger")
 
 SERVICE_FILE = "service.json"  # tells other commands where the running service listens
+_TRACE_ID = OTEL_TRACES_COLUMNS.index("TraceId")
+_SPAN_ID = OTEL_TRACES_COLUMNS.index("SpanId")
 
 
 class Store:
@@ -113,9 +115,11 @@ class Service:
         self.log = WriteAheadLog(data_dir / "wal", segment_bytes=config.wal.segment_bytes,
                                  max_bytes=config.wal.max_bytes, fsync=config.wal.fsync)
         self.pipeline = Pipeline(pricer=self.pricer, log=self.log, metrics=self.metrics)
+        self._store_remembered = False
+        self._remember_logged_spans()
         self.drain = LogDrain(
             log_=self.log, log_id=_log_id(data_dir), metrics=self.metrics,
-            open_writer=lambda: ClickHouseWriter(self.store.client(), OTEL_TRACES_COLUMNS),
+            open_writer=self._open_writer,
             dead_letter_path=data_dir / "dead-letter.jsonl",
             flush_interval_s=config.writer.flush_interval_ms / 1000,
         )
@@ -126,6 +130,25 @@ class Service:
         self._query_client = None
         self.http_url = ""
         self.grpc_address = ""
+
+    def _remember_logged_spans(self) -> None:
+        """Span ids in the log's unwritten tail count as accepted (see Pipeline.remember)."""
+        after = self.log.committed_seq
+        while records := self.log.read(after, max_records=1000, max_bytes=64 << 20):
+            for _, payload in records:
+                trace_rows, _ = decode_batch(payload)
+                self.pipeline.remember([(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows])
+            after = records[-1][0]
+
+    def _open_writer(self) -> ClickHouseWriter:
+        client = self.store.client()
+        if not self._store_remembered:
+            # Spans stored just before a crash may not have been acknowledged: a client will retry them.
+            rows = client.query("SELECT TraceId, SpanId FROM otel_traces WHERE Timestamp >= now64(9) - INTERVAL 15 MINUTE "
+                                "ORDER BY Timestamp DESC LIMIT 200000").result_rows
+            self.pipeline.remember([tuple(row) for row in rows])
+            self._store_remembered = True
+        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS)
 
     # --- HTTP API beside the OTLP receiver -------------------------------------------------
 

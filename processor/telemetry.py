@@ -29,3 +29,37 @@ class ProcessorMetrics:
                                         registry=r)
         self.insert_retries = Counter("llmledger_insert_retries", "Failed inserts that will be retried", registry=r)
         self.dead_letters = Counter("llmledger_dead_letters", "Log records the store rejected for good", registry=r)
+        self.costs = CostMetrics(r)
+
+
+class CostMetrics:
+    """What the LLM calls cost, for Prometheus: by app, environment, provider and model.
+
+    No user label: users are unbounded. Models come from the spans, so a flood of made-up
+    names is folded into "other" past a bound on label sets."""
+
+    MAX_SERIES = 2000
+
+    def __init__(self, registry: CollectorRegistry):
+        labels = ["app", "environment", "provider", "model"]
+        self.cost = Counter("llm_cost_usd", "Cost of LLM calls in USD (exact figures are in ClickHouse)", labels,
+                            registry=registry)
+        self.tokens = Counter("llm_tokens", "Tokens of LLM calls by type", labels + ["type"], registry=registry)
+        self.requests = Counter("llm_requests", "LLM calls", labels, registry=registry)
+        self._series: set[tuple[str, str, str, str]] = set()
+
+    def observe(self, calls) -> None:
+        for call in calls:
+            key = (call.app, call.environment, call.provider, call.model)
+            if key not in self._series:
+                if len(self._series) >= self.MAX_SERIES:
+                    key = (call.app, call.environment, call.provider, "other")
+                self._series.add(key)
+            self.requests.labels(*key).inc()
+            if call.cost is not None:
+                self.cost.labels(*key).inc(float(call.cost))
+            for kind, count in (("input", call.input_tokens), ("output", call.output_tokens),
+                                ("cache_read", call.cache_read_tokens), ("cache_write", call.cache_write_tokens),
+                                ("reasoning", call.reasoning_tokens)):
+                if count:
+                    self.tokens.labels(*key, kind).inc(count)

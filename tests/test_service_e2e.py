@@ -135,6 +135,14 @@ def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
     hourly = service.query("SELECT sum(requests) AS n, sum(cost) AS cost FROM llm_cost_hourly")[0]
     assert (hourly["n"], Decimal(hourly["cost"])) == (2, GPT_4O_MINI_COST + CLAUDE_SONNET_4_COST)
 
+    with urllib.request.urlopen(f"{service.http_url}/metrics") as response:
+        metrics = response.read().decode()
+    labels = 'app="support-bot",environment="production",model="claude-sonnet-4-20250514",provider="anthropic"'
+    assert f"llm_requests_total{{{labels}}} 1.0" in metrics
+    assert f"llm_cost_usd_total{{{labels}}} 0.009675" in metrics
+    assert f'llm_tokens_total{{{labels},type="cache_write"}} 500.0' in metrics
+    assert "user" not in metrics.split("llm_cost_usd_total", 1)[1].split("\n", 1)[0]
+
 
 def test_gzip_and_json_bodies(service):
     from opentelemetry.exporter.otlp.proto.http import Compression
