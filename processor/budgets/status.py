@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from .model import MONEY_PLACES, Budget, money_text
@@ -45,15 +45,17 @@ class BudgetStatus:
 def budget_status(budget: Budget, window_start: int, window_end: int | None, spend: Decimal,
                   now: float) -> BudgetStatus:
     limit = budget.limit
-    percent = (spend * 100 / limit).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     projected = breach_at = None
-    elapsed = Decimal(repr(now)) - window_start
-    if window_end is not None:
-        length = window_end - window_start
-        projected = spend if elapsed <= 0 else (spend * length / elapsed).quantize(MONEY_PLACES)
-        if 0 < spend < limit and elapsed > 0:
-            moment = window_start + elapsed * limit / spend
-            breach_at = int(moment) if moment < window_end else None
+    with localcontext() as context:
+        context.prec = 60  # room for 26 integer and 12 decimal digits, and then some
+        percent = (spend * 100 / limit).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        elapsed = Decimal(repr(now)) - window_start
+        if window_end is not None:
+            length = window_end - window_start
+            projected = spend if elapsed <= 0 else (spend * length / elapsed).quantize(MONEY_PLACES)
+            if 0 < spend < limit and elapsed > 0:
+                moment = window_start + elapsed * limit / spend
+                breach_at = int(moment) if moment < window_end else None
     return BudgetStatus(budget, window_start, window_end, spend, max(limit - spend, Decimal(0)), percent,
                         projected, breach_at, spend >= limit)
 

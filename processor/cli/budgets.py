@@ -67,13 +67,14 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from ..budgets import BudgetFileError
+    from ..notify import ChannelConfigError
     from .query import QueryError
 
     config = config_from_args(args)
     handlers = {"list": _list, "set": _set, "delete": _delete, "status": _status, "evaluate": _evaluate}
     try:
         return handlers[args.budgets_action](args, config)
-    except BudgetFileError as exc:
+    except (BudgetFileError, ChannelConfigError) as exc:  # a mistake in a file, flags or LLMLEDGER_SMTP_*
         print(f"llmledger: {exc}", file=sys.stderr)
         return 2
     except (QueryError, ServiceError) as exc:
@@ -84,6 +85,9 @@ def run(args) -> int:
 # --- the actions ---------------------------------------------------------------------------------
 
 
+_LIST_SQL = "SELECT * FROM budgets_current ORDER BY id"  # the view of migration 005
+
+
 def _list(args, config) -> int:
     from ..query import format_rows
     from .query import open_runner
@@ -91,9 +95,6 @@ def _list(args, config) -> int:
     columns, rows = open_runner(config)(_LIST_SQL)
     print(format_rows(columns, rows, args.format))
     return 0
-
-
-_LIST_SQL = "SELECT * FROM budgets_current ORDER BY id"
 
 
 def _set(args, config) -> int:
@@ -259,7 +260,7 @@ class _StoreBackend:
         self._budget_file = budget_file
         self._service = None
 
-    def _budgets(self):
+    def _local_service(self):
         if self._service is None:
             from ..budgets import BudgetService, load_budget_file
             from ..notify import Notifier
@@ -278,16 +279,16 @@ class _StoreBackend:
         return self._service
 
     def set_budgets(self, budgets) -> list[str]:
-        return self._budgets().set_budgets(budgets, source="cli")
+        return self._local_service().set_budgets(budgets, source="cli")
 
     def delete_budgets(self, ids: list[str]) -> list[str]:
-        return self._budgets().delete_budgets(ids)
+        return self._local_service().delete_budgets(ids)
 
     def status(self) -> list[dict]:
-        return [s.to_dict() for s in self._budgets().status()]
+        return [s.to_dict() for s in self._local_service().status()]
 
     def evaluate(self) -> list[dict]:
-        return [alert.to_dict() for alert in self._budgets().evaluate()]
+        return [alert.to_dict() for alert in self._local_service().evaluate()]
 
 
 def _open_store(config):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .base import Alert, SendSettings, reject_unknown_keys, require_url
-from .http import host_of, post_json
+from .http_post import host_of, post_json
 
 _ICONS = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
 _MAX_FIELDS = 10  # Slack refuses a section with more

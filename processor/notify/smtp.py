@@ -8,7 +8,6 @@ default), so that it never lands in the budget store.
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass, fields, replace
 from email.message import EmailMessage
@@ -151,7 +150,7 @@ class EmailChannel:
             raise PermanentError(f"all recipients refused: {', '.join(exc.recipients)}") from None
         except ssl.SSLError as exc:  # a certificate that does not verify will not verify next time
             raise PermanentError(f"TLS with {smtp.host}:{_port(smtp, security)} failed: {exc}") from None
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (smtplib.SMTPException, OSError) as exc:  # refused, reset, timed out
             raise TransientError(f"cannot send through {smtp.host}:{_port(smtp, security)}: {exc}") from None
 
     def _message(self, alert: Alert, sender: str) -> EmailMessage:

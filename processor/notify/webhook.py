@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from .base import (Alert, PermanentError, SendSettings, reject_unknown_keys, require_env_name,
                    require_url)
-from .http import host_of, post_json
+from .http_post import host_of, post_json
 
 SIGNATURE_HEADER = "X-Llmledger-Signature"
 TIMESTAMP_HEADER = "X-Llmledger-Timestamp"

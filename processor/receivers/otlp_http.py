@@ -118,6 +118,9 @@ class _TracesEndpoint:
             body = await _read_body(request, self._max_bytes, self._inflight)
             held = len(body)
             return await self._decode_and_submit(body, content_encoding, media, principal)
+        except PayloadTooLarge as exc:
+            logger.debug("OTLP/HTTP request too large: %s", exc)
+            return _respond(error_status(code_pb2.RESOURCE_EXHAUSTED, str(exc)), media, 413)
         except _OverCapacity as exc:
             status = unavailable_status(str(exc), _OVERLOAD_RETRY_AFTER_S)
             return _respond(status, media, 503, headers={"Retry-After": str(_OVERLOAD_RETRY_AFTER_S)})
@@ -130,9 +133,6 @@ class _TracesEndpoint:
     async def _decode_and_submit(self, body: bytes, content_encoding, media: str, principal) -> Response:
         try:
             export = await _decode_body(body, content_encoding, media, self._max_bytes, self._inflight)
-        except PayloadTooLarge as exc:
-            logger.debug("OTLP/HTTP request too large: %s", exc)
-            return _respond(error_status(code_pb2.RESOURCE_EXHAUSTED, str(exc)), media, 413)
         except DecodeError as exc:
             logger.debug("OTLP/HTTP request undecodable: %s", exc)
             return _respond(bad_request_status(str(exc), exc.field), media, 400)
