@@ -87,6 +87,10 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "enabled": Setting(False, _flag, "require an API key (see `llmledger keys`) on both receivers"),
         "keys_file": Setting(None, _optional_text, "hashed API keys (default: <data_dir>/api-keys.json)"),
     },
+    "budgets": {
+        "file": Setting(None, _optional_text, "YAML budgets, loaded into the store at start"),
+        "evaluate_interval_s": Setting(30, _positive_int, "how often spend is reconciled and alerts evaluated"),
+    },
     "pricing": {
         "price_book": Setting(None, _optional_text, "YAML price book for custom models and discounts"),
     },
@@ -98,6 +102,7 @@ ENV_NAMES = {
     ("storage", "data_dir"): "LLMLEDGER_DATA_DIR",
     ("storage", "clickhouse_url"): "LLMLEDGER_CLICKHOUSE_URL",
     ("pricing", "price_book"): "LLMLEDGER_PRICE_BOOK",
+    ("budgets", "file"): "LLMLEDGER_BUDGETS",
 }
 
 

@@ -12,11 +12,14 @@ import pickle
 import time
 from dataclasses import dataclass
 
+from typing import Callable
+
 import anyio
 
 from .exporters.clickhouse import llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
 from .pricing import Pricer
+from .record import LlmCall
 from .telemetry import ProcessorMetrics
 from .wal import LogFailed, LogFull, WriteAheadLog
 
@@ -79,11 +82,13 @@ class Pipeline:
     """receive → normalize → price → log. The log's writer does the rest (see `drain`)."""
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog, metrics: ProcessorMetrics,
-                 recent: RecentSpans | None = None):
+                 recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = ()):
         self._pricer = pricer
         self._log = log
         self._metrics = metrics
         self._recent = recent or RecentSpans()
+        # Told of every accepted call once it is durable: cost metrics, budget running totals.
+        self._observers = [metrics.costs.observe, *observers]
         self._wrappers = WrapperFilter()
         self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
@@ -108,7 +113,8 @@ class Pipeline:
                 raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
             # Only now, once durable: a refused request must stay retryable.
             self._recent.add_all(keys)
-            self._metrics.costs.observe(batch.calls)
+            for observe in self._observers:
+                observe(batch.calls)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
     def prepare(self, request, principal: Principal | None):

@@ -14,6 +14,7 @@ import secrets
 import signal
 import threading
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import anyio
@@ -24,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .analytics import find_anomalies, runner_for_client
 from .auth import Authenticator, KeyStore, keys_path
+from .budgets import BudgetService, anomaly_alert, budget_routes, load_budget_file
 from .config import Config
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
@@ -114,7 +117,11 @@ class Service:
         self.pricer = Pricer(price_book)
         self.log = WriteAheadLog(data_dir / "wal", segment_bytes=config.wal.segment_bytes,
                                  max_bytes=config.wal.max_bytes, fsync=config.wal.fsync)
-        self.pipeline = Pipeline(pricer=self.pricer, log=self.log, metrics=self.metrics)
+        self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
+        if config.budgets.file:
+            load_budget_file(config.budgets.file)  # a broken file stops the start, with file:line
+        self.pipeline = Pipeline(pricer=self.pricer, log=self.log, metrics=self.metrics,
+                                 observers=[self.budgets.observe])
         self._store_remembered = False
         self._remember_logged_spans()
         self.drain = LogDrain(
@@ -128,6 +135,7 @@ class Service:
         self.inflight = InflightBytes(config.http.max_inflight_bytes)
         self._admin_token = secrets.token_urlsafe(24)
         self._query_client = None
+        self._analytics_runner = None
         self.http_url = ""
         self.grpc_address = ""
 
@@ -159,7 +167,10 @@ class Service:
             Route("/readyz", self._readyz, methods=["GET"]),
             Route("/metrics", self._metrics, methods=["GET"]),
             Route("/v1/query", self._query, methods=["POST"]),
-        ]
+        ] + budget_routes(self.budgets, authorize=self._is_admin)
+
+    def _is_admin(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self._admin_token}"
 
     async def _healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -177,7 +188,7 @@ class Service:
     async def _query(self, request: Request) -> Response:
         """SQL for `llmledger query` while this process holds the embedded store.
         Only callers that can read the data directory's service file know the token."""
-        if request.headers.get("authorization") != f"Bearer {self._admin_token}":
+        if not self._is_admin(request):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         try:
             body = await request.json()
@@ -204,6 +215,9 @@ class Service:
             loop.add_signal_handler(sig, stop.set)
 
         self.drain.start()
+        budget_loop = threading.Thread(target=self._keep_budgets, args=(stop_budgets := threading.Event(),),
+                                       name="llmledger-budgets", daemon=True)
+        budget_loop.start()
         app = Starlette(routes=self.routes())
         http = uvicorn.Server(uvicorn.Config(app, host=self.config.http.host, port=self.config.http.port,
                                              log_level="warning", lifespan="off", access_log=False))
@@ -242,9 +256,43 @@ class Service:
         if grpc_server is not None:
             await grpc_server.stop(grace=2)
         await http_task
+        stop_budgets.set()
         await anyio.to_thread.run_sync(self.drain.stop)
         self.log.close()
         (self.store.data_dir / SERVICE_FILE).unlink(missing_ok=True)
+
+    def _keep_budgets(self, stop: threading.Event) -> None:
+        """Load the budget file into the store, then reconcile spend and evaluate alerts
+        every interval. Store trouble is logged and retried: it never stops intake."""
+        synced = not self.config.budgets.file
+        while not stop.is_set():
+            try:
+                if not synced:
+                    self.budgets.sync_file(self.config.budgets.file)
+                    synced = True
+                self.budgets.reconcile()
+                self.budgets.evaluate()
+                self._update_budget_gauges()
+            except Exception:  # the store may be down; the next round tries again
+                log.warning("budget evaluation failed; will retry", exc_info=True)
+            stop.wait(self.config.budgets.evaluate_interval_s)
+
+    def _update_budget_gauges(self) -> None:
+        for status in self.budgets.status():
+            budget_id = status.budget.id
+            self.metrics.budget_spend.labels(budget_id).set(float(status.spend))
+            self.metrics.budget_limit.labels(budget_id).set(float(status.budget.limit))
+            self.metrics.budget_percent.labels(budget_id).set(float(status.percent))
+
+    def _anomaly_alerts(self):
+        """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""
+        if not self.budgets.anomaly_channels:
+            return []
+        end = datetime.now(timezone.utc)
+        if self._analytics_runner is None:
+            self._analytics_runner = runner_for_client(self.store.client())
+        found = find_anomalies(self._analytics_runner, end - timedelta(days=1), end)
+        return [anomaly_alert(anomaly) for anomaly in found]
 
     def _warn_if_open(self) -> None:
         hosts = {self.config.http.host} | ({self.config.grpc.host} if self.config.grpc.enabled else set())

@@ -30,6 +30,11 @@ class ProcessorMetrics:
         self.insert_retries = Counter("llmledger_insert_retries", "Failed inserts that will be retried", registry=r)
         self.dead_letters = Counter("llmledger_dead_letters", "Log records the store rejected for good", registry=r)
         self.costs = CostMetrics(r)
+        self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],
+                                  registry=r)
+        self.budget_limit = Gauge("llm_budget_limit_usd", "The budget's limit", ["budget"], registry=r)
+        self.budget_percent = Gauge("llm_budget_used_percent", "Spend as a percentage of the limit", ["budget"],
+                                    registry=r)
 
 
 class CostMetrics:

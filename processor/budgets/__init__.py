@@ -12,6 +12,7 @@ Enforcement lags ingestion: a call counts toward a budget once the processor has
 its span (the exporter's batch delay) and, for calls another replica received, once the
 next reconcile reads it from the store (about a minute).
 """
+from .alerts import anomaly_alert
 from .budget_file import BudgetFile, BudgetFileError, load_budget_file, parse_budget_document, parse_budget_entries
 from .decision import Decision
 from .model import Budget, Window
@@ -27,4 +28,5 @@ def budget_routes(service, authorize=None):
 
 
 __all__ = ["Budget", "BudgetFile", "BudgetFileError", "BudgetService", "BudgetStatus", "Decision", "FiredAlert",
-           "Window", "budget_routes", "load_budget_file", "parse_budget_document", "parse_budget_entries"]
+           "Window", "anomaly_alert", "budget_routes", "load_budget_file", "parse_budget_document",
+           "parse_budget_entries"]

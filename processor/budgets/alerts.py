@@ -1,7 +1,7 @@
 """The message a budget sends when its spend crosses alert thresholds."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..notify import Alert
@@ -62,3 +62,29 @@ def _window_text(status: BudgetStatus) -> str:
     if status.window_end is None:
         return f"{status.budget.window.describe()} (since {start})"
     return f"{start} to {_local(status.window_end, status.budget)}"
+
+
+def anomaly_alert(anomaly) -> Alert:
+    """The alert for an anomaly of `llmledger.processor.analytics` (any object with its fields).
+    The key names the anomaly itself, so it alerts once however often detection runs:
+
+        BudgetService(..., anomalies=lambda: [anomaly_alert(a) for a in find_anomalies(run, start, end)])
+    """
+    moment = anomaly.at.astimezone(timezone.utc) if anomaly.at.tzinfo else anomaly.at  # naive means UTC
+    at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    subject = " / ".join(part for part in (anomaly.app, anomaly.model) if part) or "all calls"
+    kind = anomaly.kind.replace("_", " ")
+    fields = [("Observed", _usd(anomaly.observed)), ("Baseline", _usd(anomaly.baseline))]
+    if anomaly.threshold is not None:
+        fields.append(("Threshold", _usd(anomaly.threshold)))
+    fields += [("Score", f"{anomaly.score:.1f}"), ("Requests", str(anomaly.requests)), ("At", at)]
+    if anomaly.trace_ids:
+        fields.append(("Example traces", ", ".join(anomaly.trace_ids[:5])))
+    payload = {"anomaly": {"kind": anomaly.kind, "app": anomaly.app, "model": anomaly.model, "at": at,
+                           "observed": money_text(anomaly.observed), "baseline": money_text(anomaly.baseline),
+                           "threshold": None if anomaly.threshold is None else money_text(anomaly.threshold),
+                           "score": anomaly.score, "requests": anomaly.requests,
+                           "baseline_samples": anomaly.baseline_samples, "trace_ids": list(anomaly.trace_ids)}}
+    return Alert(key=f"anomaly|{anomaly.kind}|{anomaly.app}|{anomaly.model}|{at}", kind="anomaly",
+                 title=f"Anomaly: {kind} on {subject}", summary=anomaly.description, severity="warning",
+                 fields=tuple(fields), payload=payload)

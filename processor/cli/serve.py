@@ -13,12 +13,14 @@ def register(subparsers) -> None:
     parser.add_argument("--http-port", type=int, help="OTLP/HTTP and API port (env LLMLEDGER_HTTP_PORT, default 4318)")
     parser.add_argument("--grpc-port", type=int, help="OTLP/gRPC port (env LLMLEDGER_GRPC_PORT, default 4317)")
     parser.add_argument("--price-book", help="YAML price book (env LLMLEDGER_PRICE_BOOK)")
+    parser.add_argument("--budgets", help="YAML budgets file (env LLMLEDGER_BUDGETS)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
     config = config_from_args(args, http_port=("http", "port"), grpc_port=("grpc", "port"),
-                              price_book=("pricing", "price_book"))
+                              price_book=("pricing", "price_book"), budgets=("budgets", "file"))
+    from ..budgets import BudgetFileError
     from ..pricing import PriceBookError
     from ..service import Service
     from ..storage.client import StoreUnavailable
@@ -26,7 +28,7 @@ def run(args) -> int:
     try:
         service = Service(config)
         asyncio.run(service.run())
-    except (PriceBookError, StoreUnavailable, OSError) as exc:
+    except (PriceBookError, BudgetFileError, StoreUnavailable, OSError) as exc:
         print(f"llmledger: {exc}", file=sys.stderr)
         return 1
     return 0

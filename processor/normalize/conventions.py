@@ -107,11 +107,13 @@ RESPONSE_SERVICE_TIER_KEYS = (
     "openai.response.service_tier",
     "gen_ai.openai.response.service_tier",  # deprecated
     "gen_ai.response.service_tier",  # OpenLIT
+    "anthropic.response.service_tier",
 )
 REQUEST_SERVICE_TIER_KEYS = (
     "openai.request.service_tier",
     "gen_ai.openai.request.service_tier",
     "gen_ai.request.service_tier",
+    "anthropic.request.service_tier",
 )
 
 # Spans that orchestrate LLM calls rather than being one. They may carry the
