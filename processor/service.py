@@ -215,7 +215,10 @@ class Service:
             loop.add_signal_handler(sig, stop.set)
 
         self.drain.start()
-        budget_loop = threading.Thread(target=self._keep_budgets, args=(stop_budgets := threading.Event(),),
+        # Budgets are known before the first span is taken, so the running totals miss nothing.
+        budgets_loaded = await anyio.to_thread.run_sync(self._load_budgets)
+        budget_loop = threading.Thread(target=self._keep_budgets, args=(stop_budgets := threading.Event(),
+                                                                         budgets_loaded),
                                        name="llmledger-budgets", daemon=True)
         budget_loop.start()
         app = Starlette(routes=self.routes())
@@ -261,21 +264,29 @@ class Service:
         self.log.close()
         (self.store.data_dir / SERVICE_FILE).unlink(missing_ok=True)
 
-    def _keep_budgets(self, stop: threading.Event) -> None:
-        """Load the budget file into the store, then reconcile spend and evaluate alerts
-        every interval. Store trouble is logged and retried: it never stops intake."""
-        synced = not self.config.budgets.file
-        while not stop.is_set():
+    def _load_budgets(self) -> bool:
+        try:
+            if self.config.budgets.file:
+                self.budgets.sync_file(self.config.budgets.file)
+            self.budgets.reconcile()
+            return True
+        except Exception as exc:  # the store may be down: the budget loop keeps trying
+            log.warning("cannot load budgets yet (%s); will retry", exc)
+            return False
+
+    def _keep_budgets(self, stop: threading.Event, loaded: bool) -> None:
+        """Reconcile spend and evaluate alerts every interval (loading the budget file first
+        if the store was down at start). Store trouble is logged and retried: it never stops intake."""
+        while not stop.wait(self.config.budgets.evaluate_interval_s):
             try:
-                if not synced:
-                    self.budgets.sync_file(self.config.budgets.file)
-                    synced = True
+                if not loaded:
+                    loaded = self._load_budgets()
+                    continue
                 self.budgets.reconcile()
                 self.budgets.evaluate()
                 self._update_budget_gauges()
             except Exception:  # the store may be down; the next round tries again
                 log.warning("budget evaluation failed; will retry", exc_info=True)
-            stop.wait(self.config.budgets.evaluate_interval_s)
 
     def _update_budget_gauges(self) -> None:
         for status in self.budgets.status():
