@@ -1,0 +1,45 @@
+"""The layer every llmledger SDK instrumentor is built on (OpenAI, Anthropic, …).
+
+One small module per job; each module's docstring documents its API:
+
+- `call`       `Telemetry` (tracer + metrics + settings of one instrumentor) and
+               `GenAICall`: start the CLIENT span `{operation} {model}` with the
+               request attributes and the current attribution, fill in the
+               response, `end()` / `fail(exc)` exactly once, metrics included.
+- `usage`      `Usage`: token counts in the conventions' semantics (input includes
+               cache read/write, output includes reasoning); never estimated.
+- `streams`    `SyncStreamProxy` / `AsyncStreamProxy`: pass a stream through and
+               end its call on every way a stream can end.
+- `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
+               bucket boundaries.
+- `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
+- `content`    clip and serialise opt-in message content.
+- `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip
+               missing targets and spot another instrumentation's patches.
+- `safety`     `report_internal_error`: log our own failures, never raise them.
+- `attributes` the attribute and metric names.
+
+Nothing here imports an LLM SDK or an HTTP library.
+"""
+from . import attributes
+from .call import GenAICall, Telemetry
+from .patching import foreign_wrapper, unwrap, wrap
+from .safety import report_internal_error
+from .settings import Settings, SettingsError
+from .streams import AsyncStreamProxy, SyncStreamProxy
+from .usage import Usage
+
+__all__ = [
+    "attributes",
+    "AsyncStreamProxy",
+    "GenAICall",
+    "Settings",
+    "SettingsError",
+    "SyncStreamProxy",
+    "Telemetry",
+    "Usage",
+    "foreign_wrapper",
+    "report_internal_error",
+    "unwrap",
+    "wrap",
+]
