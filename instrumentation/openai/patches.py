@@ -18,6 +18,7 @@ import importlib
 import weakref
 from typing import Any, Callable, Mapping
 
+from .._genai.budget_hook import aenforce_budget, enforce_budget
 from .._genai import (
     AsyncStreamProxy,
     GenAICall,
@@ -120,6 +121,7 @@ class RequestPatches:
         if started is None:
             return wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
+        enforce_budget(call, args, kwargs)
         token = call.activate()
         try:
             result = wrapped(*args, **kwargs)
@@ -135,6 +137,7 @@ class RequestPatches:
         if started is None:
             return await wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
+        await aenforce_budget(call, args, kwargs)
         token = call.activate()
         try:
             result = await wrapped(*args, **kwargs)
