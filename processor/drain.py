@@ -22,7 +22,7 @@ from typing import Callable
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from .exporters.clickhouse import ClickHouseWriter
-from .pipeline import decode_batch
+from .pipeline import RowsHandoff, decode_batch
 from .storage.client import StoreUnavailable
 from .telemetry import ProcessorMetrics
 from .wal import WriteAheadLog
@@ -35,12 +35,13 @@ _SMALL_BACKLOG = 20  # log records
 
 class LogDrain:
     def __init__(self, *, log_: WriteAheadLog, open_writer: Callable[[], ClickHouseWriter], log_id: str,
-                 metrics: ProcessorMetrics, dead_letter_path: Path, batch_bytes: int = 32 << 20,
-                 flush_interval_s: float = 0.2):
+                 metrics: ProcessorMetrics, dead_letter_path: Path, handoff: RowsHandoff | None = None,
+                 batch_bytes: int = 32 << 20, flush_interval_s: float = 0.2):
         self._log = log_
         self._open_writer = open_writer
         self._writer: ClickHouseWriter | None = None
         self._log_id = log_id
+        self._handoff = handoff
         self._metrics = metrics
         self._dead_letter_path = dead_letter_path
         self._batch_bytes = batch_bytes
@@ -108,13 +109,16 @@ class LogDrain:
             delay = min(_MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 8))
             self._stop.wait(delay * random.uniform(0.5, 1.0))
         self._log.commit(last)
+        if self._handoff is not None:
+            self._handoff.done_through(last)
 
     def _insert(self, records: list[tuple[int, bytes]], token: str) -> None:
         if self._writer is None:
             self._writer = self._open_writer()
         trace_rows, llm_rows = [], []
-        for _, payload in records:
-            traces, calls = decode_batch(payload)
+        for seq, payload in records:
+            rows = self._handoff.take(seq) if self._handoff is not None else None
+            traces, calls = rows if rows is not None else decode_batch(payload)
             trace_rows += traces
             llm_rows += calls
         started = time.perf_counter()

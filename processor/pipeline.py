@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import threading
 import time
 from dataclasses import dataclass
 
@@ -78,15 +79,53 @@ class RecentSpans:
                 del seen[key]
 
 
+class RowsHandoff:
+    """Priced rows handed from the receivers to the drain in memory, by log sequence number.
+
+    The log is what makes a 200 durable and what a restart replays; in the normal run the
+    drain takes the rows from here instead of decoding them back from the log. Bounded: past
+    `max_bytes` of log payload, rows are not kept and the drain decodes them from the log."""
+
+    def __init__(self, max_bytes: int = 64 << 20):
+        self._max_bytes = max_bytes
+        self._held_bytes = 0
+        self._rows: dict[int, tuple[list[list], list[list], int]] = {}
+        self._done_through = 0
+        self._lock = threading.Lock()
+
+    def put(self, seq: int, trace_rows: list[list], llm_rows: list[list], size: int) -> None:
+        with self._lock:
+            if seq > self._done_through and self._held_bytes + size <= self._max_bytes:
+                self._rows[seq] = (trace_rows, llm_rows, size)
+                self._held_bytes += size
+
+    def take(self, seq: int) -> tuple[list[list], list[list]] | None:
+        with self._lock:
+            entry = self._rows.pop(seq, None)
+            if entry is None:
+                return None
+            self._held_bytes -= entry[2]
+            return entry[0], entry[1]
+
+    def done_through(self, seq: int) -> None:
+        """Records up to `seq` are stored: forget them (one may arrive after the drain read it)."""
+        with self._lock:
+            self._done_through = max(self._done_through, seq)
+            for stale in [s for s in self._rows if s <= seq]:
+                self._held_bytes -= self._rows.pop(stale)[2]
+
+
 class Pipeline:
     """receive → normalize → price → log. The log's writer does the rest (see `drain`)."""
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog, metrics: ProcessorMetrics,
-                 recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = ()):
+                 recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
+                 handoff: RowsHandoff | None = None):
         self._pricer = pricer
         self._log = log
         self._metrics = metrics
         self._recent = recent or RecentSpans()
+        self._handoff = handoff
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, *observers]
         self._wrappers = WrapperFilter()
@@ -102,15 +141,18 @@ class Pipeline:
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
         batch, keys = self.prepare(request, principal)
         if batch.trace_rows:
-            payload = encode_batch(batch.trace_rows, [llm_span_row(c) for c in batch.calls])
+            llm_rows = [llm_span_row(c) for c in batch.calls]
+            payload = encode_batch(batch.trace_rows, llm_rows)
             try:
-                await anyio.to_thread.run_sync(self._log.append, payload)
+                seq = await anyio.to_thread.run_sync(self._log.append, payload)
             except LogFull:
                 self._metrics.requests_refused.labels("log_full").inc()
                 raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
             except LogFailed as exc:
                 self._metrics.requests_refused.labels("log_failed").inc()
                 raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
+            if self._handoff is not None:
+                self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
             # Only now, once durable: a refused request must stay retryable.
             self._recent.add_all(keys)
             for observe in self._observers:

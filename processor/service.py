@@ -32,7 +32,7 @@ from .config import Config
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
-from .pipeline import Pipeline, decode_batch
+from .pipeline import Pipeline, RowsHandoff, decode_batch
 from .pricing import PriceBook, Pricer
 from .query import run_query
 from .receivers.admission import InflightBytes
@@ -120,13 +120,14 @@ class Service:
         self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
         if config.budgets.file:
             load_budget_file(config.budgets.file)  # a broken file stops the start, with file:line
+        handoff = RowsHandoff()
         self.pipeline = Pipeline(pricer=self.pricer, log=self.log, metrics=self.metrics,
-                                 observers=[self.budgets.observe])
+                                 observers=[self.budgets.observe], handoff=handoff)
         self._store_remembered = False
         self._remember_logged_spans()
         self.drain = LogDrain(
             log_=self.log, log_id=_log_id(data_dir), metrics=self.metrics,
-            open_writer=self._open_writer,
+            open_writer=self._open_writer, handoff=handoff,
             dead_letter_path=data_dir / "dead-letter.jsonl",
             flush_interval_s=config.writer.flush_interval_ms / 1000,
         )

@@ -51,20 +51,30 @@ class CostMetrics:
                             registry=registry)
         self.tokens = Counter("llm_tokens", "Tokens of LLM calls by type", labels + ["type"], registry=registry)
         self.requests = Counter("llm_requests", "LLM calls", labels, registry=registry)
-        self._series: set[tuple[str, str, str, str]] = set()
+        # label set -> its children, so that a call costs dictionary lookups, not label parsing
+        self._series: dict[tuple[str, str, str, str], tuple] = {}
+
+    _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+    def _children(self, key: tuple[str, str, str, str]) -> tuple:
+        children = self._series.get(key)
+        if children is None:
+            if len(self._series) >= self.MAX_SERIES:
+                key = (*key[:3], "other")
+                children = self._series.get(key)
+            if children is None:
+                children = (self.requests.labels(*key), self.cost.labels(*key),
+                            tuple(self.tokens.labels(*key, kind) for kind in self._TOKEN_TYPES))
+                self._series[key] = children
+        return children
 
     def observe(self, calls) -> None:
         for call in calls:
-            key = (call.app, call.environment, call.provider, call.model)
-            if key not in self._series:
-                if len(self._series) >= self.MAX_SERIES:
-                    key = (call.app, call.environment, call.provider, "other")
-                self._series.add(key)
-            self.requests.labels(*key).inc()
+            requests, cost, tokens = self._children((call.app, call.environment, call.provider, call.model))
+            requests.inc()
             if call.cost is not None:
-                self.cost.labels(*key).inc(float(call.cost))
-            for kind, count in (("input", call.input_tokens), ("output", call.output_tokens),
-                                ("cache_read", call.cache_read_tokens), ("cache_write", call.cache_write_tokens),
-                                ("reasoning", call.reasoning_tokens)):
+                cost.inc(float(call.cost))
+            for counter, count in zip(tokens, (call.input_tokens, call.output_tokens, call.cache_read_tokens,
+                                               call.cache_write_tokens, call.reasoning_tokens)):
                 if count:
-                    self.tokens.labels(*key, kind).inc(count)
+                    counter.inc(count)
