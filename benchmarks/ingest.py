@@ -5,7 +5,8 @@ Prints spans/s acknowledged and spans/s stored, and the service's peak memory (V
 The client runs on the same machine and takes CPU from the service: the figures are a
 floor for what the service does with the machine to itself.
 
-    python benchmarks/ingest.py [--batches 200] [--transport http|grpc|both] [--no-fsync]
+    python benchmarks/ingest.py [--batches 200] [--transport http|grpc|both] [--no-fsync] [--repeat 3]
+    python benchmarks/ingest.py --flood   # memory under a flood of big requests, with a small in-flight cap
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import argparse
 import http.client
 import queue
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -140,13 +142,18 @@ def send_grpc(address: str, bodies: list[bytes], clients: int) -> int:
 
 
 def peak_memory_mib(pid: int) -> float:
+    return _status_mib(pid, "VmHWM:")
+
+
+def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def run_once(transport: str, bodies: list[bytes], clients: int, fsync: bool) -> None:
+def run_once(transport: str, bodies: list[bytes], clients: int, fsync: bool) -> float:
+    """Runs one measurement, prints it and returns the stored spans per second."""
     data_dir = Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
     config = data_dir / "bench.yaml"
     config.write_text(f"wal:\n  fsync: {'true' if fsync else 'false'}\n")
@@ -165,6 +172,60 @@ def run_once(transport: str, bodies: list[bytes], clients: int, fsync: bool) -> 
         print(f"{transport:4s} fsync={'on ' if fsync else 'off'} {total} spans in {len(bodies)} requests: "
               f"acknowledged {total / acknowledged:,.0f} spans/s, stored {stored / elapsed:,.0f} spans/s "
               f"({stored} stored, {refused} answers 503), service peak memory {memory:.0f} MiB", flush=True)
+        return stored / elapsed
+    finally:
+        service.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def flood(seconds: float = 20, clients: int = 32, body_mib: int = 4, cap_mib: int = 64) -> None:
+    """Many clients at once, each sending big requests as fast as answered: memory must stay
+    bounded (the in-flight cap answers 503 instead of buffering)."""
+    data_dir = Path(tempfile.mkdtemp(prefix="llmledger-flood-"))
+    config = data_dir / "flood.yaml"
+    config.write_text(f"http:\n  max_inflight_bytes: {cap_mib << 20}\nwal:\n  fsync: false\n")
+    service = start_service(data_dir / "data", "--config", str(config))
+    spans_per_body = max(1, (body_mib << 20) // 700)  # about 700 bytes a span
+    bodies = make_batches(1)  # a template; the flood body repeats one request's spans
+    template = ExportTraceServiceRequest.FromString(bodies[0])
+    spans = list(template.resource_spans[0].scope_spans[0].spans)
+    answers: dict[int, int] = {}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+    baseline = peak_memory_mib(service.process.pid)
+
+    def client(n: int):
+        request = ExportTraceServiceRequest()
+        request.resource_spans.add().CopyFrom(template.resource_spans[0])
+        scope = request.resource_spans[0].scope_spans[0]
+        del scope.spans[:]
+        for i in range(spans_per_body):
+            span = scope.spans.add()
+            span.CopyFrom(spans[i % len(spans)])
+            span.span_id = (n * 10**7 + i + 1).to_bytes(8, "big")
+        body = request.SerializeToString()
+        conn = http.client.HTTPConnection(service.http_url.split("//", 1)[1], timeout=120)
+        while time.monotonic() < deadline:
+            conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                answers[response.status] = answers.get(response.status, 0) + 1
+
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for t in threads:
+            t.start()
+        # Anonymous memory (the process's own) apart from mapped files (log segments, store parts),
+        # which the kernel can drop.
+        peak_anonymous = 0.0
+        while any(t.is_alive() for t in threads):
+            peak_anonymous = max(peak_anonymous, _status_mib(service.process.pid, "RssAnon:"))
+            time.sleep(0.1)
+        memory = peak_memory_mib(service.process.pid)
+        print(f"flood: {clients} clients × {body_mib} MiB requests for {seconds:.0f} s, in-flight cap {cap_mib} MiB: "
+              f"answers {dict(sorted(answers.items()))}; service peak memory {memory:.0f} MiB, of it anonymous "
+              f"{peak_anonymous:.0f} MiB (before the flood {baseline:.0f} MiB)", flush=True)
     finally:
         service.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -176,14 +237,23 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--transport", choices=("http", "grpc", "both"), default="http")
     parser.add_argument("--no-fsync", action="store_true", help="run without fsync as well, to see the log's cost")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each kind, alternating; medians printed")
+    parser.add_argument("--flood", action="store_true", help="measure memory under a flood instead")
     args = parser.parse_args()
+    if args.flood:
+        flood()
+        return
     print(f"building {args.batches} requests of {SPANS_PER_BATCH} spans …", flush=True)
     bodies = make_batches(args.batches)
     transports = ("http", "grpc") if args.transport == "both" else (args.transport,)
-    for transport in transports:
-        run_once(transport, bodies, args.clients, fsync=True)
-        if args.no_fsync:
-            run_once(transport, bodies, args.clients, fsync=False)
+    kinds = [(t, fsync) for t in transports for fsync in ((True, False) if args.no_fsync else (True,))]
+    results: dict[tuple[str, bool], list[float]] = {kind: [] for kind in kinds}
+    for _ in range(args.repeat):
+        for transport, fsync in kinds:
+            results[(transport, fsync)].append(run_once(transport, bodies, args.clients, fsync))
+    if args.repeat > 1:
+        for (transport, fsync), rates in results.items():
+            print(f"median {transport} fsync={'on ' if fsync else 'off'}: {statistics.median(rates):,.0f} spans/s stored")
 
 
 if __name__ == "__main__":

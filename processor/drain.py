@@ -36,7 +36,7 @@ _SMALL_BACKLOG = 20  # log records
 class LogDrain:
     def __init__(self, *, log_: WriteAheadLog, open_writer: Callable[[], ClickHouseWriter], log_id: str,
                  metrics: ProcessorMetrics, dead_letter_path: Path, handoff: RowsHandoff | None = None,
-                 batch_bytes: int = 32 << 20, flush_interval_s: float = 0.2):
+                 batch_bytes: int = 16 << 20, flush_interval_s: float = 0.2):
         self._log = log_
         self._open_writer = open_writer
         self._writer: ClickHouseWriter | None = None

@@ -86,7 +86,7 @@ class RowsHandoff:
     drain takes the rows from here instead of decoding them back from the log. Bounded: past
     `max_bytes` of log payload, rows are not kept and the drain decodes them from the log."""
 
-    def __init__(self, max_bytes: int = 64 << 20):
+    def __init__(self, max_bytes: int = 16 << 20):
         self._max_bytes = max_bytes
         self._held_bytes = 0
         self._rows: dict[int, tuple[list[list], list[list], int]] = {}
