@@ -1,0 +1,67 @@
+"""The service's own HTTP endpoints beside the OTLP receiver: /healthz, /readyz, /metrics,
+and /v1/query, which `llmledger query` and the other commands use while this process
+holds the embedded store (chDB lets one process open it)."""
+from __future__ import annotations
+
+import anyio
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .query import run_query
+
+
+class OpsApi:
+    def __init__(self, *, store, log, drain, metrics, wal_max_bytes: int, admin_token: str):
+        self._store = store
+        self._log = log
+        self._drain = drain
+        self._metrics = metrics
+        self._wal_max_bytes = wal_max_bytes
+        self._admin_token = admin_token
+        self._query_client = None
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/readyz", self._readyz, methods=["GET"]),
+            Route("/metrics", self._metrics_text, methods=["GET"]),
+            Route("/v1/query", self._query, methods=["POST"]),
+        ]
+
+    def is_admin(self, request: Request) -> bool:
+        """Only callers that can read the data directory's service file know the token."""
+        return request.headers.get("authorization") == f"Bearer {self._admin_token}"
+
+    async def _healthz(self, request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def _readyz(self, request: Request) -> Response:
+        """Ready = can accept: the log has room. A store outage alone does not stop intake."""
+        full = self._log.bytes_used >= self._wal_max_bytes * 0.95
+        body = {"ready": not full, "store_ok": self._drain.store_ok, "store_error": self._drain.store_error,
+                "log_bytes": self._log.bytes_used, "log_lag_records": self._log.lag_records}
+        return JSONResponse(body, status_code=503 if full else 200)
+
+    async def _metrics_text(self, request: Request) -> Response:
+        return Response(generate_latest(self._metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def _query(self, request: Request) -> Response:
+        if not self.is_admin(request):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            body = await request.json()
+            sql = body["sql"]
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'expected JSON {"sql": "..."}'}, status_code=400)
+        try:
+            columns, rows = await anyio.to_thread.run_sync(self._run_query, sql, body.get("parameters"))
+        except Exception as exc:  # a bad query is the caller's error, reported as such
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"columns": columns, "rows": rows})
+
+    def _run_query(self, sql: str, parameters: dict | None):
+        if self._query_client is None:
+            self._query_client = self._store.client()
+        return run_query(self._query_client, sql, parameters)

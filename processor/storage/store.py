@@ -1,0 +1,47 @@
+"""The service's handle on ClickHouse: opens it, applies migrations once, and hands out
+one client per thread that asks (clickhouse-connect clients are not shared between threads)."""
+from __future__ import annotations
+
+import threading
+from importlib import resources
+from pathlib import Path
+
+from clickhouse_connect.driver.client import Client
+
+from .client import connect, embedded_path
+from .migrate import migrate
+
+
+def named_query(name: str) -> str:
+    """The text of `queries/<name>.sql`."""
+    return resources.files(__package__).joinpath("queries", f"{name}.sql").read_text(encoding="utf-8")
+
+
+class Store:
+    def __init__(self, *, data_dir: Path, url: str | None, database: str):
+        self.data_dir = Path(data_dir)
+        self._url = url
+        self._database = database
+        self._lock = threading.Lock()
+        self._migrated = False
+
+    def describe(self) -> str:
+        if self._url:
+            return f"ClickHouse at {_redact(self._url)}"
+        return f"embedded ClickHouse at {embedded_path(self.data_dir)}"
+
+    def client(self) -> Client:
+        client = connect(data_dir=self.data_dir, url=self._url, database=self._database)
+        with self._lock:
+            if not self._migrated:
+                migrate(client)
+                self._migrated = True
+        return client
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before printing it."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
