@@ -10,39 +10,9 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import BaseModel, ValidationError
 
-from fake_openai import FakeOpenAI
-from llmledger.instrumentation._genai import Settings
-from llmledger.instrumentation.openai import OpenAIInstrumentor
+from openai_fixtures import async_client, client, fake, instrument  # noqa: F401
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def instrument(otel):
-    instrumentor = OpenAIInstrumentor()
-
-    def apply(**settings):
-        instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider,
-                                settings=Settings(**settings))
-
-    yield apply
-    instrumentor.uninstrument()
-
-
-@pytest.fixture
-def client(fake):
-    return openai.OpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0)
-
-
-@pytest.fixture
-def async_client(fake):
-    return openai.AsyncOpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0)
 
 
 def _only_span(otel):

@@ -8,25 +8,9 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from fake_openai import FakeOpenAI
-from llmledger.instrumentation._genai import Settings
-from llmledger.instrumentation.openai import OpenAIInstrumentor
+from openai_fixtures import fake, instrument, instrumented  # noqa: F401
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def instrumented(otel):
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider,
-                            settings=Settings())
-    yield
-    instrumentor.uninstrument()
 
 
 @pytest.mark.parametrize("status, error_class", [

@@ -14,35 +14,12 @@ import openai
 import pytest
 import wrapt
 
-from fake_openai import FakeOpenAI
+from openai_fixtures import client, fake, instrument  # noqa: F401
 from llmledger.instrumentation._genai import Settings
 from llmledger.instrumentation.openai import OpenAIInstrumentor
 from llmledger.instrumentation.openai.providers import provider_for
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def instrument(otel):
-    instrumentor = OpenAIInstrumentor()
-
-    def apply(**settings):
-        instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider,
-                                settings=Settings(**settings))
-
-    yield apply
-    instrumentor.uninstrument()
-
-
-@pytest.fixture
-def client(fake):
-    return openai.OpenAI(base_url=fake.base_url, api_key="test-key", max_retries=0)
 
 
 def _request_method(client_class_name: str):

@@ -7,7 +7,7 @@ import gc
 import openai
 import pytest
 
-from fake_openai import FakeOpenAI
+from openai_fixtures import fake, instrument, instrumented  # noqa: F401
 from llmledger.instrumentation._genai import Settings
 from llmledger.instrumentation.openai import OpenAIInstrumentor
 
@@ -15,21 +15,6 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 # Usage of the fake's chat answer (1200 in, 300 out) and of its stream (1500 in, 42 out).
 CHAT_TOKENS = (1200, 300)
 STREAM_TOKENS = (1500, 42)
-
-
-@pytest.fixture
-def fake():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def instrumented(otel):
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider,
-                            settings=Settings())
-    yield
-    instrumentor.uninstrument()
 
 
 @pytest.fixture
