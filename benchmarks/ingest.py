@@ -5,7 +5,7 @@ Prints spans/s acknowledged and spans/s stored, and the service's peak memory (V
 The client runs on the same machine and takes CPU from the service: the figures are a
 floor for what the service does with the machine to itself.
 
-    python benchmarks/ingest.py [--batches 200] [--transport http|grpc|both] [--no-fsync] [--repeat 3]
+    python benchmarks/ingest.py [--batches 200] [--transport http|grpc|both] [--compare-log] [--repeat 3]
     python benchmarks/ingest.py --flood   # memory under a flood of big requests, with a small in-flight cap
 """
 from __future__ import annotations
@@ -152,11 +152,20 @@ def _status_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
-def run_once(transport: str, bodies: list[bytes], clients: int, fsync: bool) -> float:
+# How the write-ahead log runs: on disk with fsync (the default), on disk without fsync, or
+# not at all (in memory: what the log costs is the difference to this).
+LOG_MODES = {
+    "log": "wal:\n  fsync: true\n",
+    "log, no fsync": "wal:\n  fsync: false\n",
+    "no log": "wal:\n  enabled: false\n",
+}
+
+
+def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -> float:
     """Runs one measurement, prints it and returns the stored spans per second."""
     data_dir = Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
     config = data_dir / "bench.yaml"
-    config.write_text(f"wal:\n  fsync: {'true' if fsync else 'false'}\n")
+    config.write_text(LOG_MODES[log_mode])
     service = start_service(data_dir / "data", "--config", str(config))
     try:
         total = len(bodies) * SPANS_PER_BATCH
@@ -169,7 +178,7 @@ def run_once(transport: str, bodies: list[bytes], clients: int, fsync: bool) -> 
         stored = service.wait_for("SELECT count() FROM llm_spans", total, timeout=600)
         elapsed = time.perf_counter() - started
         memory = peak_memory_mib(service.process.pid)
-        print(f"{transport:4s} fsync={'on ' if fsync else 'off'} {total} spans in {len(bodies)} requests: "
+        print(f"{transport:4s} {log_mode:13s} {total} spans in {len(bodies)} requests: "
               f"acknowledged {total / acknowledged:,.0f} spans/s, stored {stored / elapsed:,.0f} spans/s "
               f"({stored} stored, {refused} answers 503), service peak memory {memory:.0f} MiB", flush=True)
         return stored / elapsed
@@ -236,7 +245,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=200, help="requests of 500 spans (default 200)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--transport", choices=("http", "grpc", "both"), default="http")
-    parser.add_argument("--no-fsync", action="store_true", help="run without fsync as well, to see the log's cost")
+    parser.add_argument("--compare-log", action="store_true",
+                        help="also run without fsync and without the log, to see what the log costs")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each kind, alternating; medians printed")
     parser.add_argument("--flood", action="store_true", help="measure memory under a flood instead")
     args = parser.parse_args()
@@ -246,14 +256,17 @@ def main() -> None:
     print(f"building {args.batches} requests of {SPANS_PER_BATCH} spans …", flush=True)
     bodies = make_batches(args.batches)
     transports = ("http", "grpc") if args.transport == "both" else (args.transport,)
-    kinds = [(t, fsync) for t in transports for fsync in ((True, False) if args.no_fsync else (True,))]
-    results: dict[tuple[str, bool], list[float]] = {kind: [] for kind in kinds}
+    modes = list(LOG_MODES) if args.compare_log else ["log"]
+    results: dict[tuple[str, str], list[float]] = {(t, m): [] for t in transports for m in modes}
     for _ in range(args.repeat):
-        for transport, fsync in kinds:
-            results[(transport, fsync)].append(run_once(transport, bodies, args.clients, fsync))
-    if args.repeat > 1:
-        for (transport, fsync), rates in results.items():
-            print(f"median {transport} fsync={'on ' if fsync else 'off'}: {statistics.median(rates):,.0f} spans/s stored")
+        for transport, mode in results:
+            results[(transport, mode)].append(run_once(transport, bodies, args.clients, mode))
+    for transport in transports:
+        medians = {mode: statistics.median(results[(transport, mode)]) for mode in modes}
+        line = ", ".join(f"{mode} {rate:,.0f}" for mode, rate in medians.items())
+        print(f"median stored spans/s, {transport}: {line}")
+        if args.compare_log:
+            print(f"  the log costs {1 - medians['log'] / medians['no log']:.0%} of throughput against no log")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "database": Setting("llmledger", _text, "ClickHouse database"),
     },
     "wal": {
+        "enabled": Setting(True, _flag, "false: keep the log in memory (faster; acknowledged spans die with the "
+                                        "process) - for measuring what the log costs"),
         "max_bytes": Setting(1 << 30, _positive_int, "bound of the write-ahead log; when full, answer 503"),
         "segment_bytes": Setting(64 << 20, _positive_int, "size of one log segment file"),
         "fsync": Setting(True, _flag, "fsync before acknowledging (turn off only for benchmarks)"),

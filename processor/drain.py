@@ -22,7 +22,7 @@ from typing import Callable
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from .exporters.clickhouse import ClickHouseWriter
-from .pipeline import RowsHandoff, decode_batch
+from .pipeline import RowsHandoff, decode_batch, encode_batch
 from .storage.client import StoreUnavailable
 from .telemetry import ProcessorMetrics
 from .wal import WriteAheadLog
@@ -146,7 +146,8 @@ class LogDrain:
     def _dead_letter(self, seq: int, payload: bytes, exc: Exception) -> None:
         self._metrics.dead_letters.inc()
         log.error("log record %d rejected by the store, moved to %s: %s", seq, self._dead_letter_path, exc)
-        entry = {"seq": seq, "reason": str(exc), "payload_hex": payload.hex()}
+        data = payload if isinstance(payload, bytes) else encode_batch(*payload)  # the in-memory log keeps rows
+        entry = {"seq": seq, "reason": str(exc), "payload_hex": data.hex()}
         with open(self._dead_letter_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
 

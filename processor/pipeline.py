@@ -22,7 +22,7 @@ from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
 from .pricing import Pricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
-from .wal import LogFailed, LogFull, WriteAheadLog
+from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +118,7 @@ class RowsHandoff:
 class Pipeline:
     """receive → normalize → price → log. The log's writer does the rest (see `drain`)."""
 
-    def __init__(self, *, pricer: Pricer, log: WriteAheadLog, metrics: ProcessorMetrics,
+    def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
                  recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
                  handoff: RowsHandoff | None = None):
         self._pricer = pricer
@@ -142,7 +142,10 @@ class Pipeline:
         batch, keys = self.prepare(request, principal)
         if batch.trace_rows:
             llm_rows = [llm_span_row(c) for c in batch.calls]
-            payload = encode_batch(batch.trace_rows, llm_rows)
+            if self._log.persistent:
+                payload = encode_batch(batch.trace_rows, llm_rows)
+            else:
+                payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
             try:
                 seq = await anyio.to_thread.run_sync(self._log.append, payload)
             except LogFull:
@@ -151,7 +154,7 @@ class Pipeline:
             except LogFailed as exc:
                 self._metrics.requests_refused.labels("log_failed").inc()
                 raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
-            if self._handoff is not None:
+            if self._handoff is not None and self._log.persistent:
                 self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
             # Only now, once durable: a refused request must stay retryable.
             self._recent.add_all(keys)
@@ -213,7 +216,9 @@ def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
     return pickle.dumps((_BATCH_FORMAT, trace_rows, llm_rows), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def decode_batch(payload: bytes) -> tuple[list[list], list[list]]:
+def decode_batch(payload: bytes | tuple) -> tuple[list[list], list[list]]:
+    if isinstance(payload, tuple):  # from the in-memory log: never encoded
+        return payload
     version, trace_rows, llm_rows = pickle.loads(payload)
     if version != _BATCH_FORMAT:
         raise ValueError(f"log record of format {version}, this version reads {_BATCH_FORMAT}")

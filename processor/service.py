@@ -38,7 +38,7 @@ from .receivers.otlp_grpc import build_grpc_server
 from .receivers.otlp_http import otlp_http_routes
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
-from .wal import WriteAheadLog
+from .wal import MemoryLog, WriteAheadLog
 
 log = logging.getLogger("llmledger")
 
@@ -59,8 +59,12 @@ class Service:
         if config.budgets.file:
             load_budget_file(config.budgets.file)  # a broken file stops the start, with file:line
 
-        self.log = WriteAheadLog(data_dir / "wal", segment_bytes=config.wal.segment_bytes,
-                                 max_bytes=config.wal.max_bytes, fsync=config.wal.fsync)
+        if config.wal.enabled:
+            self.log = WriteAheadLog(data_dir / "wal", segment_bytes=config.wal.segment_bytes,
+                                     max_bytes=config.wal.max_bytes, fsync=config.wal.fsync)
+        else:
+            log.warning("wal.enabled is false: acknowledged spans are lost if the process dies")
+            self.log = MemoryLog(max_bytes=config.wal.max_bytes)
         self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)

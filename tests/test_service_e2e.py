@@ -324,3 +324,17 @@ def test_demo_shows_costs_by_app_and_model(tmp_path):
     assert "60 of 60 calls stored" in result.stdout
     assert "Cost by app" in result.stdout and "Cost by model" in result.stdout
     assert "support-bot" in result.stdout and "gpt-4o-mini" in result.stdout
+
+
+def test_without_the_log_spans_are_still_stored(tmp_path):
+    """`wal.enabled: false` (the benchmark's baseline) keeps the log in memory."""
+    config = tmp_path / "no-log.yaml"
+    config.write_text("wal:\n  enabled: false\n")
+    running = start_service(tmp_path / "data", "--config", str(config))
+    try:
+        _export(running, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 3)
+        assert running.wait_for("SELECT count() FROM llm_spans", 3) == 3
+        assert Decimal(running.scalar("SELECT sum(cost) FROM llm_spans")) == 3 * GPT_4O_MINI_COST
+        assert not (tmp_path / "data" / "wal").exists()
+    finally:
+        running.stop()

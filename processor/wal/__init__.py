@@ -12,6 +12,7 @@ corrupted records is described in `recovery`.
 """
 from .files import LogInUse
 from .log import LogFailed, LogFull, WriteAheadLog
+from .memory import MemoryLog
 from .recovery import CorruptRegion, RecoveryReport
 
-__all__ = ["WriteAheadLog", "LogFull", "LogFailed", "LogInUse", "RecoveryReport", "CorruptRegion"]
+__all__ = ["WriteAheadLog", "MemoryLog", "LogFull", "LogFailed", "LogInUse", "RecoveryReport", "CorruptRegion"]
