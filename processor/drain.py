@@ -21,7 +21,7 @@ from typing import Callable
 
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from .exporters.clickhouse import ClickHouseWriter
+from .exporters.clickhouse import ClickHouseWriter, InsertFailed
 from .pipeline import RowsHandoff, decode_batch, encode_batch
 from .storage.client import StoreUnavailable
 from .telemetry import ProcessorMetrics
@@ -89,30 +89,38 @@ class LogDrain:
             records = self._log.read(first - 1, max_records=last - first + 1, max_bytes=1 << 62)
         self._log.begin_batch(first, last)
         token = f"{self._log_id}-{first}-{last}"
-        attempt = 0
-        while True:
+        try:
             try:
-                self._insert(records, token)
-                break
-            except (OperationalError, OSError, StoreUnavailable) as exc:
-                self._note_store_down(exc)
-            except DatabaseError as exc:
-                if _is_transient(exc):
-                    self._note_store_down(exc)
-                else:
-                    self._write_one_by_one(records, token, exc)
-                    break
-            if self._stop.is_set():
-                return  # the range stays pending; the next start writes it with the same token
-            attempt += 1
-            self._metrics.insert_retries.inc()
-            delay = min(_MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 8))
-            self._stop.wait(delay * random.uniform(0.5, 1.0))
+                self._retrying(lambda: self._insert(records, token))
+            except _Rejected as rejected:
+                self._write_one_by_one(records, token, rejected)
+        except _Stopping:
+            return  # the range stays pending; the next start writes it with the same token
         self._log.commit(last)
         if self._handoff is not None:
             self._handoff.done_through(last)
 
-    def _insert(self, records: list[tuple[int, bytes]], token: str) -> None:
+    def _retrying(self, insert: Callable[[], None]) -> None:
+        """Run `insert` until it succeeds. Store outages are retried with backoff and jitter;
+        a rejection of the data is raised as _Rejected, a stop as _Stopping."""
+        attempt = 0
+        while True:
+            try:
+                return insert()
+            except InsertFailed as failed:
+                if not _is_transient(failed.cause):
+                    raise _Rejected(failed) from failed
+                self._note_store_down(failed.cause)
+            except (StoreUnavailable, OperationalError, DatabaseError, OSError) as exc:
+                self._note_store_down(exc)  # opening the store or applying its schema failed
+            if self._stop.is_set():
+                raise _Stopping
+            attempt += 1
+            self._metrics.insert_retries.inc()
+            delay = min(_MAX_BACKOFF_S, 0.2 * 2 ** min(attempt, 8))
+            self._stop.wait(delay * random.uniform(0.5, 1.0))
+
+    def _insert(self, records: list[tuple[int, bytes]], token: str, skip_traces: bool = False) -> None:
         if self._writer is None:
             self._writer = self._open_writer()
         trace_rows, llm_rows = [], []
@@ -122,7 +130,7 @@ class LogDrain:
             trace_rows += traces
             llm_rows += calls
         started = time.perf_counter()
-        self._writer.write(trace_rows, llm_rows, token)
+        self._writer.write(trace_rows, llm_rows, token, skip_traces=skip_traces)
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
         self._metrics.spans_stored.inc(len(trace_rows))
         self._metrics.llm_calls_stored.inc(len(llm_rows))
@@ -134,14 +142,17 @@ class LogDrain:
         self.store_ok, self.store_error = False, str(exc)
         self._writer = None  # reconnect on the next attempt
 
-    def _write_one_by_one(self, records: list[tuple[int, bytes]], token: str, batch_error: Exception) -> None:
-        """The store rejected the batch: find the records it rejects, set them aside, write the rest."""
-        log.error("ClickHouse rejected a batch (%s); writing its records one by one", batch_error)
+    def _write_one_by_one(self, records: list[tuple[int, bytes]], token: str, rejected: _Rejected) -> None:
+        """The store rejected the batch: write its records one at a time and set aside those it
+        rejects. Trace rows the batch insert already stored (it failed at llm_spans) are not
+        written again."""
+        log.error("ClickHouse rejected a batch (%s); writing its records one by one", rejected.failed)
+        skip_traces = rejected.failed.table == "llm_spans"
         for seq, payload in records:
             try:
-                self._insert([(seq, payload)], f"{token}-{seq}")
-            except Exception as exc:  # anything this record causes is its own fault: set it aside
-                self._dead_letter(seq, payload, exc)
+                self._retrying(lambda: self._insert([(seq, payload)], f"{token}-{seq}", skip_traces))
+            except _Rejected as own:
+                self._dead_letter(seq, payload, own.failed)
 
     def _dead_letter(self, seq: int, payload: bytes, exc: Exception) -> None:
         self._metrics.dead_letters.inc()
@@ -152,8 +163,24 @@ class LogDrain:
             f.write(json.dumps(entry) + "\n")
 
 
-def _is_transient(exc: DatabaseError) -> bool:
+class _Rejected(Exception):
+    """The store refused the data itself (not an outage)."""
+
+    def __init__(self, failed: InsertFailed):
+        super().__init__(str(failed))
+        self.failed = failed
+
+
+class _Stopping(Exception):
+    """The drain is asked to stop while the store is down."""
+
+
+def _is_transient(exc: Exception) -> bool:
     """Errors that say the store is (temporarily) unable, not that the data is bad."""
+    if isinstance(exc, (OperationalError, OSError, StoreUnavailable)):
+        return True
+    if not isinstance(exc, DatabaseError):
+        return False
     text = str(exc)
     return any(marker in text for marker in ("TOO_MANY_PARTS", "MEMORY_LIMIT_EXCEEDED", "TIMEOUT", "NETWORK_ERROR",
                                              "Connection refused", "TABLE_IS_READ_ONLY", "UNKNOWN_TABLE",

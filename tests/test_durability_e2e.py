@@ -169,3 +169,36 @@ def test_a_corrupted_log_tail_is_skipped_and_the_good_records_kept(tmp_path):
         assert "not an intact record" in restarted.log_path.read_text()
     finally:
         restarted.stop()
+
+
+def test_records_the_store_rejects_go_to_dead_letters_and_the_rest_is_written(tmp_path):
+    service = start_service(tmp_path / "data")
+    try:
+        # A rule in the store that some rows break: ClickHouse refuses them on insert.
+        service.query("ALTER TABLE llm_spans ADD CONSTRAINT small_calls CHECK input_tokens < 5000")
+        bad = ExportTraceServiceRequest.FromString(_request(7, spans=3))
+        for span in bad.resource_spans[0].scope_spans[0].spans:
+            for attribute in span.attributes:
+                if attribute.key == "gen_ai.usage.input_tokens":
+                    attribute.value.int_value = 9000
+        client = RetryingClient([_request(1, spans=5), bad.SerializeToString(), _request(2, spans=5)])
+        _run_clients([client], service.http_url)
+        client.thread.join(timeout=60)
+        assert client.acknowledged == 3  # all were durable when acknowledged
+
+        assert service.wait_for("SELECT count() FROM llm_spans", 10) == 10  # the good records
+        dead_letters = tmp_path / "data" / "dead-letter.jsonl"
+        deadline = time.monotonic() + 30
+        while not dead_letters.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        entry = __import__("json").loads(dead_letters.read_text().splitlines()[0])
+        assert "small_calls" in entry["reason"] and entry["payload_hex"]
+        # Trace rows are written once, also those of the batch that failed half-way.
+        counts = service.query("SELECT count() AS n, uniqExact(SpanId) AS unique FROM otel_traces")[0]
+        assert counts["n"] == counts["unique"] >= 10
+        connection = http.client.HTTPConnection(service.http_url.split("//", 1)[1], timeout=10)
+        connection.request("GET", "/metrics")
+        assert "llmledger_dead_letters_total 1.0" in connection.getresponse().read().decode()
+    finally:
+        service.stop()

@@ -41,16 +41,30 @@ def _insert_settings(token: str) -> dict:
     }
 
 
+class InsertFailed(Exception):
+    """An insert into `table` failed; `cause` is the driver's error."""
+
+    def __init__(self, table: str, cause: Exception):
+        super().__init__(f"insert into {table} failed: {cause}")
+        self.table = table
+        self.cause = cause
+
+
 class ClickHouseWriter:
     def __init__(self, client: Client, trace_columns: tuple[str, ...]):
         self._client = client
         self._trace_columns = trace_columns
 
-    def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
-        """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists."""
-        if trace_rows:
-            self._client.insert("otel_traces", trace_rows, column_names=self._trace_columns,
-                                settings=_insert_settings(token))
+    def write(self, trace_rows: list[list], llm_rows: list[list], token: str, *, skip_traces: bool = False) -> None:
+        """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists.
+        `skip_traces` when the trace rows are known to be stored already. Raises InsertFailed."""
+        if trace_rows and not skip_traces:
+            self._insert("otel_traces", trace_rows, self._trace_columns, token)
         if llm_rows:
-            self._client.insert("llm_spans", llm_rows, column_names=LLM_SPANS_COLUMNS,
-                                settings=_insert_settings(token))
+            self._insert("llm_spans", llm_rows, LLM_SPANS_COLUMNS, token)
+
+    def _insert(self, table: str, rows: list[list], columns: tuple[str, ...], token: str) -> None:
+        try:
+            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token))
+        except Exception as exc:  # the driver raises many kinds; the caller sorts outage from rejection
+            raise InsertFailed(table, exc) from exc
