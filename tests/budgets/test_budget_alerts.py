@@ -50,6 +50,14 @@ def _crossed(webhook, path) -> list[list[str]]:
     return [doc["thresholds_crossed"] for doc in webhook.documents(path)]
 
 
+def _crossed_per_window(webhook, path) -> list[list[str]]:
+    """The thresholds alerted in each window (the key's middle part), in window order."""
+    windows: dict[str, list[str]] = {}
+    for doc in webhook.documents(path):
+        windows.setdefault(doc["key"].split("|")[1], []).extend(doc["thresholds_crossed"])
+    return [sorted(thresholds) for _, thresholds in sorted(windows.items())]
+
+
 @pytest.fixture(autouse=True)
 def hook_secret(monkeypatch):
     monkeypatch.setenv(HOOK_SECRET_ENV, HOOK_SECRET)
@@ -163,9 +171,11 @@ def test_two_evaluators_at_once_send_each_alert_once(clickhouse, chdb_dir, webho
         both_evaluate()
         both_evaluate()
 
-    assert _crossed(webhook, "/daily") == [["0.5"], ["0.8"], ["1"], ["0.5"], ["1", "0.8"]]
-    assert _crossed(webhook, "/monthly") == [["0.5"], ["0.5"]]
-    assert len(mailbox.messages) == 5
+    # Thresholds crossed together go out in one message, or in two when the evaluators split
+    # the claims between them: either way each threshold once per window.
+    assert _crossed_per_window(webhook, "/daily") == [["0.5", "0.8", "1"], ["0.5", "0.8", "1"]]
+    assert _crossed_per_window(webhook, "/monthly") == [["0.5"], ["0.5"]]
+    assert len(mailbox.messages) == len(webhook.documents("/daily"))  # the daily budget also emails
     claimants = clickhouse.query("SELECT DISTINCT claimant FROM budget_alerts").result_rows
     assert set(claimants) <= {("replica-a",), ("replica-b",)}
 
