@@ -6,7 +6,8 @@ Opt in with code or with the environment:
     budget.enable(url="http://llmledger:4318", fail_open=True, cache_seconds=5)
 
     LLMLEDGER_BUDGET_URL=http://llmledger:4318      # also: LLMLEDGER_BUDGET_FAIL_OPEN=false,
-                                                   # LLMLEDGER_BUDGET_CACHE_SECONDS, LLMLEDGER_BUDGET_TIMEOUT
+                                                   # LLMLEDGER_BUDGET_CACHE_SECONDS, LLMLEDGER_BUDGET_TIMEOUT,
+                                                   # LLMLEDGER_BUDGET_API_KEY (when the service has auth on)
 
 Then every instrumented call first asks `GET /v1/budgets/check` (answers are cached for
 `cache_seconds` per app/user/model/... combination) and raises `BudgetExceededError` when a
@@ -93,7 +94,7 @@ class BudgetGuard:
     """Asks one budget service, caching each answer for `cache_seconds`. Thread-safe."""
 
     def __init__(self, url: str, *, fail_open: bool = True, cache_seconds: float = 5.0, timeout: float = 0.5,
-                 max_cached: int = 10_000):
+                 max_cached: int = 10_000, api_key: str | None = None):
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"budget service URL must start with http:// or https://, got {url!r}")
         if cache_seconds < 0 or timeout <= 0:
@@ -103,6 +104,8 @@ class BudgetGuard:
         self.fail_open = fail_open
         self.cache_seconds = cache_seconds
         self.timeout = timeout
+        # The service's API key, when it requires one (auth.enabled).
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._max_cached = max_cached
         self._cache: OrderedDict[tuple, tuple[float, str, Any]] = OrderedDict()
         self._lock = threading.Lock()
@@ -155,7 +158,8 @@ class BudgetGuard:
         url = self.check_url + ("?" + urllib.parse.urlencode(query) if query else "")
         try:
             with suppress_http_instrumentation():  # no client span for every budget check
-                with self._opener.open(url, timeout=self.timeout) as response:
+                request = urllib.request.Request(url, headers=self._headers)
+                with self._opener.open(request, timeout=self.timeout) as response:
                     return _answer(json.loads(response.read()))
         except urllib.error.HTTPError as exc:
             if exc.code == 429:
@@ -240,10 +244,10 @@ _guard_lock = threading.Lock()
 
 
 def enable(url: str | None = None, *, fail_open: bool | None = None, cache_seconds: float | None = None,
-           timeout: float | None = None) -> BudgetGuard:
+           timeout: float | None = None, api_key: str | None = None) -> BudgetGuard:
     """Turn the guard on for this process. Arguments not given come from LLMLEDGER_BUDGET_URL,
-    LLMLEDGER_BUDGET_FAIL_OPEN, LLMLEDGER_BUDGET_CACHE_SECONDS and LLMLEDGER_BUDGET_TIMEOUT, then
-    the defaults (fail open, 5 s cache, 0.5 s timeout)."""
+    LLMLEDGER_BUDGET_FAIL_OPEN, LLMLEDGER_BUDGET_CACHE_SECONDS, LLMLEDGER_BUDGET_TIMEOUT and
+    LLMLEDGER_BUDGET_API_KEY, then the defaults (fail open, 5 s cache, 0.5 s timeout, no key)."""
     global _guard, _environment_read
     env = os.environ
     url = url or env.get("LLMLEDGER_BUDGET_URL")
@@ -253,7 +257,8 @@ def enable(url: str | None = None, *, fail_open: bool | None = None, cache_secon
         fail_open = _env_flag("LLMLEDGER_BUDGET_FAIL_OPEN", True)
     cache_seconds = _env_number("LLMLEDGER_BUDGET_CACHE_SECONDS", 5.0) if cache_seconds is None else cache_seconds
     timeout = _env_number("LLMLEDGER_BUDGET_TIMEOUT", 0.5) if timeout is None else timeout
-    guard = BudgetGuard(url, fail_open=fail_open, cache_seconds=cache_seconds, timeout=timeout)
+    api_key = api_key or env.get("LLMLEDGER_BUDGET_API_KEY")
+    guard = BudgetGuard(url, fail_open=fail_open, cache_seconds=cache_seconds, timeout=timeout, api_key=api_key)
     with _guard_lock:
         _guard, _environment_read = guard, True
     return guard

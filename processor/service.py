@@ -153,7 +153,8 @@ class Service:
     async def _start_http(self):
         routes = (otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes,
                                    authenticate=self.authenticate, inflight=self.inflight)
-                  + self.ops.routes() + budget_routes(self.budgets, authorize=self.ops.is_admin))
+                  + self.ops.routes()
+                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate))
         http = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=self.config.http.host,
                                              port=self.config.http.port, log_level="warning", lifespan="off",
                                              access_log=False))

@@ -85,3 +85,20 @@ def test_a_key_bound_to_a_tenant_decides_attribution(secured):
     assert _post(f"{service.http_url}/v1/traces", _encoded_request([("chat", claiming_b)]), key) == 200
     assert service.wait_for("SELECT count() FROM llm_spans", 1) == 1
     assert service.query("SELECT app, tenant FROM llm_spans") == [{"app": "app-a", "tenant": "tenant-a"}]
+
+
+def test_the_budget_check_wants_a_key_too(secured):
+    service, key, _ = secured
+    url = f"{service.http_url}/v1/budgets/check?app=app-a"
+    try:
+        urllib.request.urlopen(url, timeout=10)
+        raise AssertionError("the check answered without a key")
+    except urllib.error.HTTPError as error:
+        assert error.code == 401
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+    from llmledger.instrumentation.budget import BudgetGuard
+
+    assert BudgetGuard(service.http_url, api_key=key, fail_open=False).check({"llmledger.app": "app-a"}) is None

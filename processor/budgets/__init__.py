@@ -20,11 +20,11 @@ from .service import BudgetService, FiredAlert
 from .status import BudgetStatus
 
 
-def budget_routes(service, authorize=None):
+def budget_routes(service, authorize=None, authenticate=None):
     """The HTTP routes (see `routes.py`); imported lazily so the CLI does not load Starlette."""
     from .routes import budget_routes as routes
 
-    return routes(service, authorize=authorize)
+    return routes(service, authorize=authorize, authenticate=authenticate)
 
 
 __all__ = ["Budget", "BudgetFile", "BudgetFileError", "BudgetService", "BudgetStatus", "Decision", "FiredAlert",

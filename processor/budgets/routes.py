@@ -25,7 +25,10 @@ CHECK_PARAMETERS = ("app", "user", "model", "team", "environment", "provider", "
 TAG_PARAMETER_PREFIX = "tag."
 
 
-def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool] | None = None) -> list[Route]:
+def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool] | None = None,
+                  authenticate: Callable | None = None) -> list[Route]:
+    """`authorize(request)` admits the admin routes; `authenticate(headers)`, when the service
+    requires API keys, admits the check (it raises PermissionError for a bad key)."""
     def admin(handler):
         async def guarded(request: Request) -> Response:
             if authorize is None or not authorize(request):
@@ -34,6 +37,11 @@ def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool
         return guarded
 
     async def check(request: Request) -> Response:
+        if authenticate is not None:
+            try:
+                authenticate(request.headers)
+            except PermissionError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=401)
         attributes: dict[str, str] = {}
         tags: dict[str, str] = {}
         for name, value in request.query_params.items():
