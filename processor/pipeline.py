@@ -12,7 +12,6 @@ import pickle
 import threading
 import time
 from dataclasses import dataclass
-
 from typing import Callable
 
 import anyio
