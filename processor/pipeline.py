@@ -183,7 +183,7 @@ class Pipeline:
                 call.tenant = principal.tenant or call.tenant
             self._pricer.price(call)
             if call.unpriced:
-                metrics.llm_calls_unpriced.labels(call.provider, call.model).inc()
+                metrics.count_unpriced(call.provider, call.model)
             attributes = batch.trace_rows[row_index][self._span_attributes]
             if call.cost is not None:
                 attributes["llmledger.cost"] = str(call.cost)

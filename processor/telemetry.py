@@ -30,11 +30,22 @@ class ProcessorMetrics:
         self.insert_retries = Counter("llmledger_insert_retries", "Failed inserts that will be retried", registry=r)
         self.dead_letters = Counter("llmledger_dead_letters", "Log records the store rejected for good", registry=r)
         self.costs = CostMetrics(r)
+        self._unpriced_series: set[tuple[str, str]] = set()
         self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],
                                   registry=r)
         self.budget_limit = Gauge("llm_budget_limit_usd", "The budget's limit", ["budget"], registry=r)
         self.budget_percent = Gauge("llm_budget_used_percent", "Spend as a percentage of the limit", ["budget"],
                                     registry=r)
+
+
+    def count_unpriced(self, provider: str, model: str) -> None:
+        """Models come from the spans: past a bound, new names are counted as "other"."""
+        key = (provider, model)
+        if key not in self._unpriced_series:
+            if len(self._unpriced_series) >= CostMetrics.MAX_SERIES:
+                key = (provider, "other")
+            self._unpriced_series.add(key)
+        self.llm_calls_unpriced.labels(*key).inc()
 
 
 class CostMetrics:
