@@ -338,3 +338,12 @@ def test_without_the_log_spans_are_still_stored(tmp_path):
         assert not (tmp_path / "data" / "wal").exists()
     finally:
         running.stop()
+
+
+def test_a_second_serve_on_the_same_data_dir_says_why_it_cannot(service):
+    result = subprocess.run(
+        [sys.executable, "-m", "llmledger.processor.cli", "serve", "--data-dir", str(service.data_dir),
+         "--http-port", "0", "--grpc-port", "0"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "another `llmledger serve` is running" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert service.scalar("SELECT 1") == 1  # the first one is unharmed

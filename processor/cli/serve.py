@@ -24,10 +24,15 @@ def run(args) -> int:
     from ..pricing import PriceBookError
     from ..service import Service
     from ..storage.client import StoreUnavailable
+    from ..wal import LogInUse
 
     try:
         service = Service(config)
         asyncio.run(service.run())
+    except LogInUse:
+        print(f"llmledger: another `llmledger serve` is running on {config.storage.data_dir}; "
+              "use `llmledger query` to ask it, or give this one its own --data-dir", file=sys.stderr)
+        return 1
     except (PriceBookError, BudgetFileError, StoreUnavailable, OSError) as exc:
         print(f"llmledger: {exc}", file=sys.stderr)
         return 1
