@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -159,22 +160,24 @@ class Service:
                                              port=self.config.http.port, log_level="warning", lifespan="off",
                                              access_log=False))
         http.install_signal_handlers = lambda: None  # run() handles the signals
-        task = asyncio.create_task(http.serve())
+        listener = _bind(self.config.http.host, self.config.http.port, "OTLP/HTTP")
+        task = asyncio.create_task(http.serve(sockets=[listener]))
         while not http.started:
-            if task.done():
-                await task  # raises why it could not start (e.g. the port is taken)
-                raise SystemExit(f"cannot listen on {self.config.http.host}:{self.config.http.port}")
             await asyncio.sleep(0.02)
-        host, port = http.servers[0].sockets[0].getsockname()[:2]
+        host, port = listener.getsockname()[:2]
         self.http_url = f"http://{host}:{port}"
         return http, task
 
     async def _start_grpc(self):
         if not self.config.grpc.enabled:
             return None
-        server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
-                                         max_request_bytes=self.config.http.max_request_bytes,
-                                         authenticate=self.authenticate, inflight=self.inflight)
+        try:
+            server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
+                                             max_request_bytes=self.config.http.max_request_bytes,
+                                             authenticate=self.authenticate, inflight=self.inflight)
+        except RuntimeError as exc:  # grpc's way of saying the address cannot be bound
+            raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC "
+                          f"(is the port in use?): {exc}") from None
         await server.start()
         self.grpc_address = f"{self.config.grpc.host}:{port}"
         return server
@@ -191,6 +194,20 @@ class Service:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "http": self.http_url, "token": self._admin_token}, f)
+
+
+def _bind(host: str, port: int, what: str) -> socket.socket:
+    """The listening socket, bound here so that a taken port is a clear error, not uvicorn's exit.
+    IPPROTO_TCP explicitly: uvicorn sets TCP_NODELAY only on sockets that say so."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host.strip("[]"), port))
+    except OSError as exc:
+        listener.close()
+        raise OSError(f"cannot listen on {host}:{port} for {what}: {exc.strerror}") from None
+    return listener
 
 
 def _is_loopback(host: str) -> bool:

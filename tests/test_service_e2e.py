@@ -347,3 +347,18 @@ def test_a_second_serve_on_the_same_data_dir_says_why_it_cannot(service):
     assert result.returncode == 1 and "another `llmledger serve` is running" in result.stderr
     assert "Traceback" not in result.stderr
     assert service.scalar("SELECT 1") == 1  # the first one is unharmed
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for flags in (["--http-port", port, "--grpc-port", "0"], ["--http-port", "0", "--grpc-port", port]):
+            result = subprocess.run(
+                [sys.executable, "-m", "llmledger.processor.cli", "serve", "--data-dir", str(tmp_path / "d"), *flags],
+                capture_output=True, text=True, timeout=60)
+            assert result.returncode == 1, result.stderr
+            assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
