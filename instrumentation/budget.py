@@ -20,11 +20,13 @@ and up to about a minute later for spend that another replica of the service rec
 
 For instrumentation authors, the hook is one call before the SDK sends its request:
 
-    model = check_before_call(attributes)          # or: await acheck_before_call(attributes)
+    model = check_before_call(attributes, resource)   # or: await acheck_before_call(...)
     # `attributes` are the span attributes the call will carry (gen_ai.request.model,
     # gen_ai.provider.name, and any llmledger.* / user.id attribution; the attribution of
-    # the current context is merged in). Returns None to go ahead as asked, or the name of
-    # a cheaper model when a budget degrades instead of refusing. Raises
+    # the current context is merged in); `resource` the span's resource attributes, whose
+    # service.name and environment apply where the call names no app or environment
+    # (default: the global tracer provider's). Returns None to go ahead as asked, or the
+    # name of a cheaper model when a budget degrades instead of refusing. Raises
     # BudgetExceededError (with .decision, .budget_id, .retry_after) to refuse the call.
     # When the guard is not enabled it does nothing and returns None.
 
@@ -113,24 +115,27 @@ class BudgetGuard:
         # The service is reached directly: a proxy would only add latency to every call.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
-    def check(self, attributes: Mapping[str, str]) -> str | None:
-        """None to go ahead, a fallback model name to degrade; raises BudgetExceededError."""
-        key = self.query_for(attributes)
+    def check(self, attributes: Mapping[str, str], resource: Mapping[str, Any] | None = None) -> str | None:
+        """None to go ahead, a fallback model name to degrade; raises BudgetExceededError.
+        `resource`: the attributes of the resource the call's span belongs to (default: the
+        global tracer provider's)."""
+        key = self.query_for(attributes, resource)
         outcome = self._cached(key)
         if outcome is None:
             outcome = self._remember(key, self._ask(key))
         return self._apply(outcome)
 
-    async def acheck(self, attributes: Mapping[str, str]) -> str | None:
+    async def acheck(self, attributes: Mapping[str, str], resource: Mapping[str, Any] | None = None) -> str | None:
         """Like `check`, without blocking the event loop while the service answers."""
-        key = self.query_for(attributes)
+        key = self.query_for(attributes, resource)
         outcome = self._cached(key)
         if outcome is None:
             outcome = self._remember(key, await asyncio.to_thread(self._ask, key))
         return self._apply(outcome)
 
     @staticmethod
-    def query_for(attributes: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    def query_for(attributes: Mapping[str, str],
+                  resource: Mapping[str, Any] | None = None) -> tuple[tuple[str, str], ...]:
         """The check's query parameters: the call's attributes over the context's attribution,
         the resource's service name and environment where neither names them."""
         merged = {**current_attributes(), **attributes}
@@ -142,7 +147,8 @@ class BudgetGuard:
                 query.setdefault(_PARAMETERS[attribute], value)
             elif attribute.startswith(TAG_PREFIX):
                 query["tag." + attribute[len(TAG_PREFIX):]] = value
-        resource = getattr(getattr(trace.get_tracer_provider(), "resource", None), "attributes", None) or {}
+        if resource is None:
+            resource = getattr(getattr(trace.get_tracer_provider(), "resource", None), "attributes", None) or {}
         for attribute, parameter in _RESOURCE_DEFAULTS:
             if parameter not in query and isinstance(resource.get(attribute), str) and resource[attribute]:
                 query[parameter] = resource[attribute]
@@ -282,15 +288,15 @@ def active_guard() -> BudgetGuard | None:
     return _guard
 
 
-def check_before_call(attributes: Mapping[str, str]) -> str | None:
+def check_before_call(attributes: Mapping[str, str], resource: Mapping[str, Any] | None = None) -> str | None:
     """The hook for instrumentations; see the module's docstring."""
     guard = active_guard()
-    return None if guard is None else guard.check(attributes)
+    return None if guard is None else guard.check(attributes, resource)
 
 
-async def acheck_before_call(attributes: Mapping[str, str]) -> str | None:
+async def acheck_before_call(attributes: Mapping[str, str], resource: Mapping[str, Any] | None = None) -> str | None:
     guard = active_guard()
-    return None if guard is None else await guard.acheck(attributes)
+    return None if guard is None else await guard.acheck(attributes, resource)
 
 
 def _env_flag(name: str, default: bool) -> bool:

@@ -82,7 +82,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "fsync": Setting(True, _flag, "fsync before acknowledging (turn off only for benchmarks)"),
     },
     "writer": {
-        "batch_spans": Setting(20000, _positive_int, "spans per ClickHouse insert, at most"),
+        "batch_bytes": Setting(16 << 20, _positive_int, "log bytes per ClickHouse insert, at most"),
         "flush_interval_ms": Setting(200, _positive_int, "longest wait to fill a batch"),
     },
     "auth": {

@@ -77,7 +77,7 @@ class Service:
         self.drain = LogDrain(
             log_=self.log, log_id=_log_id(data_dir), metrics=self.metrics, open_writer=self._open_writer,
             handoff=handoff, dead_letter_path=data_dir / "dead-letter.jsonl",
-            flush_interval_s=config.writer.flush_interval_ms / 1000,
+            batch_bytes=config.writer.batch_bytes, flush_interval_s=config.writer.flush_interval_ms / 1000,
         )
         self.authenticate = _authenticator(config)
         self.inflight = InflightBytes(config.http.max_inflight_bytes)

@@ -15,15 +15,11 @@ from .call import GenAICall
 from .safety import report_internal_error
 
 
-def _identity(call: GenAICall) -> dict:
-    """The call's attributes, with the app defaulting to the resource's service.name as the
-    processor's does, so that the budget the check finds is the one the spend counts to."""
-    attributes = call.start_attributes
-    if "llmledger.app" in attributes:
-        return attributes
+def _resource(call: GenAICall) -> Any:
+    """The attributes of the resource the call's span belongs to: its service name and
+    environment decide which budgets apply when the call itself does not name them."""
     resource = getattr(call.span, "resource", None)
-    service_name = resource.attributes.get("service.name") if resource is not None else None
-    return {**attributes, "llmledger.app": service_name} if service_name else attributes
+    return resource.attributes if resource is not None else None
 
 
 def _request_body(args: tuple, kwargs: dict) -> Any:
@@ -43,7 +39,7 @@ def enforce_budget(call: GenAICall, args: tuple, kwargs: dict) -> None:
     if budget.active_guard() is None:
         return
     try:
-        fallback = budget.check_before_call(_identity(call))
+        fallback = budget.check_before_call(call.start_attributes, _resource(call))
     except (budget.BudgetExceededError, budget.BudgetServiceUnavailableError) as refusal:
         call.fail(refusal)
         raise
@@ -59,7 +55,7 @@ async def aenforce_budget(call: GenAICall, args: tuple, kwargs: dict) -> None:
     if budget.active_guard() is None:
         return
     try:
-        fallback = await budget.acheck_before_call(_identity(call))
+        fallback = await budget.acheck_before_call(call.start_attributes, _resource(call))
     except (budget.BudgetExceededError, budget.BudgetServiceUnavailableError) as refusal:
         call.fail(refusal)
         raise

@@ -36,6 +36,7 @@ message content only when the user opted in.
 """
 from __future__ import annotations
 
+import logging
 from time import perf_counter
 from typing import Any, Callable, Mapping
 
@@ -48,7 +49,7 @@ from . import attributes as attr
 from .content import to_json
 from .metrics import GenAIMetrics
 from .safety import report_internal_error
-from .settings import Settings
+from .settings import Settings, SettingsError
 from .usage import Usage
 
 _CLIENT = SpanKind.CLIENT
@@ -97,6 +98,19 @@ class Telemetry:
         self.metrics: GenAIMetrics | None = None
         if self.settings.record_metrics or meter_provider is not None:
             self.metrics = GenAIMetrics(otel_metrics.get_meter(scope_name, version, meter_provider))
+
+    @classmethod
+    def for_instrumentor(cls, scope_name: str, kwargs: Mapping[str, Any]) -> "Telemetry":
+        """From a BaseInstrumentor's `instrument(**kwargs)`: the providers given, and the
+        settings given or else from the environment (a bad variable is logged, defaults used)."""
+        settings = kwargs.get("settings")
+        if settings is None:
+            try:
+                settings = Settings.from_env()
+            except SettingsError as exc:
+                logging.getLogger(__name__).error("llmledger: %s; using the defaults", exc)
+                settings = Settings()
+        return cls(scope_name, kwargs.get("tracer_provider"), kwargs.get("meter_provider"), settings)
 
     def start_call(self, attributes: dict) -> "GenAICall":
         """Start the span of one call. `attributes` must hold at least the operation name."""

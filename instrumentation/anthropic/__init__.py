@@ -30,7 +30,7 @@ from typing import Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from .._genai import Settings, SettingsError, Telemetry, foreign_wrapper, unwrap, wrap
+from .._genai import Telemetry, foreign_wrapper, report_internal_error, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -56,16 +56,15 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return ("anthropic >= 0.40",)
 
     def _instrument(self, **kwargs) -> None:
+        try:
+            self._patch(**kwargs)
+        except Exception:  # never let instrumenting break the app's start
+            report_internal_error("instrumenting the anthropic SDK")
+
+    def _patch(self, **kwargs) -> None:
         from .patches import RequestPatches, SdkTypes, skip_sdk_span
 
-        settings = kwargs.get("settings")
-        if settings is None:
-            try:
-                settings = Settings.from_env()
-            except SettingsError as exc:
-                logger.error("llmledger: %s; using the defaults", exc)
-                settings = Settings()
-        telemetry = Telemetry(SCOPE_NAME, kwargs.get("tracer_provider"), kwargs.get("meter_provider"), settings)
+        telemetry = Telemetry.for_instrumentor(SCOPE_NAME, kwargs)
         patches = RequestPatches(telemetry, SdkTypes())
         _leave_to_other_instrumentation(patches)
         patches.check_at_first_call = lambda: _leave_to_other_instrumentation(patches)

@@ -29,7 +29,7 @@ from typing import Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from .._genai import Settings, SettingsError, Telemetry, foreign_wrapper, report_internal_error, unwrap, wrap
+from .._genai import Telemetry, foreign_wrapper, report_internal_error, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -80,14 +80,7 @@ class OpenAIInstrumentor(BaseInstrumentor):
     def _patch(self, **kwargs) -> None:
         from .patches import ENDPOINTS, RequestPatches, SdkTypes
 
-        settings = kwargs.get("settings")
-        if settings is None:
-            try:
-                settings = Settings.from_env()
-            except SettingsError as exc:
-                logger.error("llmledger: %s; using the defaults", exc)
-                settings = Settings()
-        telemetry = Telemetry(SCOPE_NAME, kwargs.get("tracer_provider"), kwargs.get("meter_provider"), settings)
+        telemetry = Telemetry.for_instrumentor(SCOPE_NAME, kwargs)
         patches = RequestPatches(telemetry, SdkTypes(), ENDPOINTS)
         _leave_to_other_instrumentations(patches)
         patches.check_at_first_call = lambda: _leave_to_other_instrumentations(patches)

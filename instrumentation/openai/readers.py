@@ -53,7 +53,8 @@ def _read_service_tier(call: GenAICall, result: Any) -> None:
         call.set_attribute(attr.OPENAI_RESPONSE_SERVICE_TIER, str(tier))
 
 
-def read_chat_completion(call: GenAICall, completion: Any) -> None:
+def _read_choices_and_usage(call: GenAICall, completion: Any) -> Any:
+    """What chat and legacy completions share: id, model, finish reasons, usage. Returns the choices."""
     call.response_id = getattr(completion, "id", None)
     call.response_model = getattr(completion, "model", None)
     choices = getattr(completion, "choices", None) or ()
@@ -63,6 +64,11 @@ def read_chat_completion(call: GenAICall, completion: Any) -> None:
     usage = getattr(completion, "usage", None)
     if usage is not None:
         call.usage = usage_from_completion_usage(usage)
+    return choices
+
+
+def read_chat_completion(call: GenAICall, completion: Any) -> None:
+    choices = _read_choices_and_usage(call, completion)
     _read_service_tier(call, completion)
     if call.capture_content:
         call.capture_output([_chat_choice_message(c) for c in choices])
@@ -70,15 +76,7 @@ def read_chat_completion(call: GenAICall, completion: Any) -> None:
 
 def read_completion(call: GenAICall, completion: Any) -> None:
     """Legacy Completions: the same shape as chat, with `choices[].text`."""
-    call.response_id = getattr(completion, "id", None)
-    call.response_model = getattr(completion, "model", None)
-    choices = getattr(completion, "choices", None) or ()
-    reasons = tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None))
-    if reasons:
-        call.finish_reasons = reasons
-    usage = getattr(completion, "usage", None)
-    if usage is not None:
-        call.usage = usage_from_completion_usage(usage)
+    choices = _read_choices_and_usage(call, completion)
     if call.capture_content:
         call.capture_output([_text_message(getattr(c, "text", None), getattr(c, "finish_reason", None))
                              for c in choices])
