@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 
 from service_harness import start_service
-from test_service_e2e import GPT_4O_MINI_CHAT, _encoded_request
+from llm_traffic import GPT_4O_MINI_CHAT, encoded_request
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -49,13 +49,13 @@ def secured(tmp_path):
 def test_receivers_refuse_requests_without_a_valid_key(secured):
     service, key, _ = secured
     url = f"{service.http_url}/v1/traces"
-    body = _encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
+    body = encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
     assert _post(url, body, None) == 401
     assert _post(url, body, "llk_deadbeef_wrongsecret") == 401
     assert _post(url, body, key[:-1] + ("A" if key[-1] != "A" else "B")) == 401
     assert _post(url, body, key) == 200
 
-    request = ExportTraceServiceRequest.FromString(_encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)]))
+    request = ExportTraceServiceRequest.FromString(encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)]))
     with grpc.insecure_channel(service.grpc_address) as channel:
         stub = TraceServiceStub(channel)
         with pytest.raises(grpc.RpcError) as refused:
@@ -68,13 +68,13 @@ def test_receivers_refuse_requests_without_a_valid_key(secured):
 def test_a_revoked_key_stops_working_on_the_running_service(secured):
     service, key, config = secured
     url = f"{service.http_url}/v1/traces"
-    assert _post(url, _encoded_request([("chat", GPT_4O_MINI_CHAT)]), key) == 200
+    assert _post(url, encoded_request([("chat", GPT_4O_MINI_CHAT)]), key) == 200
     key_id = key.split("_")[1]
     listed = _cli("keys", "list", "--data-dir", str(service.data_dir), "--format", "json")
     assert key_id in listed.stdout and key.split("_", 2)[2] not in listed.stdout  # never the secret
     assert _cli("keys", "revoke", key_id, "--data-dir", str(service.data_dir)).returncode == 0
     deadline = time.monotonic() + 10
-    while _post(url, _encoded_request([("chat", GPT_4O_MINI_CHAT)]), key) != 401:
+    while _post(url, encoded_request([("chat", GPT_4O_MINI_CHAT)]), key) != 401:
         assert time.monotonic() < deadline, "revoked key still accepted"
         time.sleep(0.2)
 
@@ -82,7 +82,7 @@ def test_a_revoked_key_stops_working_on_the_running_service(secured):
 def test_a_key_bound_to_a_tenant_decides_attribution(secured):
     service, key, _ = secured
     claiming_b = {**GPT_4O_MINI_CHAT, "llmledger.tenant": "tenant-b", "llmledger.app": "app-b"}
-    assert _post(f"{service.http_url}/v1/traces", _encoded_request([("chat", claiming_b)]), key) == 200
+    assert _post(f"{service.http_url}/v1/traces", encoded_request([("chat", claiming_b)]), key) == 200
     assert service.wait_for("SELECT count() FROM llm_spans", 1) == 1
     assert service.query("SELECT app, tenant FROM llm_spans") == [{"app": "app-a", "tenant": "tenant-a"}]
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from service_harness import start_service
-from test_service_e2e import GPT_4O_MINI_CHAT, _export
+from llm_traffic import GPT_4O_MINI_CHAT, export_spans
 
 # The issue's format, with the channels pointed at a local receiver and tiny limits.
 BUDGETS = """
@@ -77,14 +77,14 @@ def test_budget_file_alerts_once_and_throttles(tmp_path, webhook):
     try:
         assert _check(service, app="support-bot")[0] == 200
         # Two gpt-4o-mini calls of 0.000195 each: 0.00039 of 0.0005 = 78 %, past the 50 % threshold.
-        _export(service, [("chat", GPT_4O_MINI_CHAT), ("chat", GPT_4O_MINI_CHAT)])
+        export_spans(service, [("chat", GPT_4O_MINI_CHAT), ("chat", GPT_4O_MINI_CHAT)])
         deadline = time.monotonic() + 30
         while not received:
             assert time.monotonic() < deadline, "no alert arrived"
             time.sleep(0.2)
         assert _check(service, app="support-bot")[0] == 200  # under the limit still
         # A third call: 0.000585 > 0.0005 — over the daily limit, the throttle says no.
-        _export(service, [("chat", GPT_4O_MINI_CHAT)])
+        export_spans(service, [("chat", GPT_4O_MINI_CHAT)])
         deadline = time.monotonic() + 10
         while (answer := _check(service, app="support-bot"))[0] != 429:
             assert time.monotonic() < deadline, answer

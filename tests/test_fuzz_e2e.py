@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service_harness import start_service
-from test_service_e2e import GPT_4O_MINI_CHAT, _encoded_request
+from llm_traffic import GPT_4O_MINI_CHAT, encoded_request
 
-VALID = _encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 3)
+VALID = encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 3)
 ACCEPTABLE = {200, 400, 413, 415}  # 200 only when the bytes happen to form a valid request
 
 

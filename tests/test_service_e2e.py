@@ -15,51 +15,13 @@ import urllib.error
 import urllib.request
 from decimal import Decimal
 
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
-
+from llm_traffic import GPT_4O_MINI_CHAT, GPT_4O_MINI_COST, encoded_request, export_spans
 from service_harness import start_service
 
-# gpt-4o-mini: 0.15 in / 0.075 cached in / 0.60 out per 1M tokens.
-# 1000 input tokens of which 200 cached, 100 output:
-#   800 × 0.15/1M = 0.000120, 200 × 0.075/1M = 0.000015, 100 × 0.60/1M = 0.000060 → 0.000195
-GPT_4O_MINI_COST = Decimal("0.000195")
 # claude-sonnet-4: 3.00 in / 0.30 cache read / 3.75 cache write (5 min) / 15 out per 1M tokens.
 # 3000 input tokens = 1500 uncached + 1000 cache read + 500 cache write, 200 output:
 #   1500 × 3/1M = 0.0045, 1000 × 0.30/1M = 0.0003, 500 × 3.75/1M = 0.001875, 200 × 15/1M = 0.003 → 0.009675
 CLAUDE_SONNET_4_COST = Decimal("0.009675")
-
-GPT_4O_MINI_CHAT = {
-    "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
-    "gen_ai.response.model": "gpt-4o-mini-2024-07-18", "server.address": "api.openai.com",
-    "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100,
-    "gen_ai.usage.cache_read.input_tokens": 200,
-}
-
-
-def _tracer_provider(service_name="support-bot", **resource):
-    return TracerProvider(resource=Resource.create({"service.name": service_name, **resource}))
-
-
-def _export(service, spans_spec, *, service_name="support-bot", compression=None):
-    """Send spans through the real OTLP/HTTP exporter; spans_spec: list of (name, attributes)."""
-    from opentelemetry.exporter.otlp.proto.http import Compression
-
-    provider = _tracer_provider(service_name, **{"deployment.environment.name": "production"})
-    exporter = OTLPSpanExporter(endpoint=f"{service.http_url}/v1/traces",
-                                compression=compression or Compression.NoCompression)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("test")
-    with tracer.start_as_current_span("handle request", kind=SpanKind.SERVER):
-        for name, attributes in spans_spec:
-            tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes).end()
-    provider.shutdown()
-
 
 def _post(url, body: bytes, content_type: str, encoding: str | None = None):
     headers = {"Content-Type": content_type}
@@ -87,17 +49,6 @@ def _declared_oversize(http_url: str, length: int) -> int:
     return status
 
 
-def _encoded_request(spans_spec, service_name="support-bot") -> bytes:
-    """The exact protobuf body the OTLP exporter would send for these spans."""
-    memory = InMemorySpanExporter()
-    provider = _tracer_provider(service_name)
-    provider.add_span_processor(SimpleSpanProcessor(memory))
-    tracer = provider.get_tracer("test")
-    for name, attributes in spans_spec:
-        tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes).end()
-    return encode_spans(memory.get_finished_spans()).SerializeToString()
-
-
 def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
     claude = {
         "gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
@@ -106,7 +57,7 @@ def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
         "gen_ai.usage.cache_read.input_tokens": 1000, "gen_ai.usage.cache_write.input_tokens": 500,
         "user.id": "alice", "llmledger.team": "support", "llmledger.feature": "answer", "llmledger.tag.ticket": "T-1",
     }
-    _export(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT), ("chat claude-sonnet-4", claude)])
+    export_spans(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT), ("chat claude-sonnet-4", claude)])
 
     assert service.wait_for("SELECT count() FROM llm_spans", 2) == 2
     rows = {r["provider"]: r for r in service.query(
@@ -147,7 +98,7 @@ def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
 def test_gzip_and_json_bodies(service):
     from opentelemetry.exporter.otlp.proto.http import Compression
 
-    _export(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)], compression=Compression.Gzip)
+    export_spans(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)], compression=Compression.Gzip)
     now = time.time_ns()
     body = {"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-app"}}]},
@@ -191,7 +142,7 @@ def test_other_instrumentations_conventions_are_priced_the_same(service):
         "gen_ai.usage.prompt_tokens": 1000, "gen_ai.usage.completion_tokens": 100,
         "gen_ai.usage.cache_read.input_tokens": 200,
     }
-    _export(service, [("ChatCompletion", openinference), ("openai.chat", openllmetry),
+    export_spans(service, [("ChatCompletion", openinference), ("openai.chat", openllmetry),
                       ("chat gpt-4o-mini", deprecated_genai)])
     assert service.wait_for("SELECT count() FROM llm_spans", 3) == 3
     rows = service.query("SELECT provider, input_tokens, output_tokens, cache_read_tokens, cost FROM llm_spans")
@@ -204,7 +155,7 @@ def test_other_instrumentations_conventions_are_priced_the_same(service):
 def test_unknown_model_is_stored_unpriced_and_counted(service):
     unknown = {**GPT_4O_MINI_CHAT, "gen_ai.request.model": "acme-llama-ft-v3",
                "gen_ai.response.model": "acme-llama-ft-v3", "gen_ai.provider.name": "acme"}
-    _export(service, [("chat acme", unknown)])
+    export_spans(service, [("chat acme", unknown)])
     assert service.wait_for("SELECT count() FROM llm_spans", 1) == 1
     row = service.query("SELECT cost, unpriced, input_tokens, price_source FROM llm_spans")[0]
     assert (row["cost"], row["unpriced"], row["input_tokens"], row["price_source"]) == (None, 1, 1000, "")
@@ -215,7 +166,7 @@ def test_unknown_model_is_stored_unpriced_and_counted(service):
 
 def test_bad_input_gets_the_right_answer_and_the_service_keeps_serving(service):
     url = f"{service.http_url}/v1/traces"
-    good = _encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
+    good = encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
     assert _post(url, b"\xff\x00garbage\x17" * 10, "application/x-protobuf")[0] == 400
     assert _post(url, good[: len(good) // 2], "application/x-protobuf")[0] == 400
     assert _post(url, b"{not json", "application/json")[0] == 400
@@ -226,7 +177,7 @@ def test_bad_input_gets_the_right_answer_and_the_service_keeps_serving(service):
 
     negative = {**GPT_4O_MINI_CHAT, "gen_ai.usage.input_tokens": -5}
     absurd = {**GPT_4O_MINI_CHAT, "gen_ai.usage.output_tokens": 10**15}
-    mixed = _encoded_request([("chat bad", negative), ("chat absurd", absurd), ("chat ok", GPT_4O_MINI_CHAT)])
+    mixed = encoded_request([("chat bad", negative), ("chat absurd", absurd), ("chat ok", GPT_4O_MINI_CHAT)])
     status, answer, _ = _post(url, mixed, "application/x-protobuf")
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
@@ -241,7 +192,7 @@ def test_bad_input_gets_the_right_answer_and_the_service_keeps_serving(service):
 
 
 def test_the_same_batch_sent_twice_is_stored_once(service):
-    body = _encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 5)
+    body = encoded_request([("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 5)
     url = f"{service.http_url}/v1/traces"
     assert _post(url, body, "application/x-protobuf")[0] == 200
     assert _post(url, body, "application/x-protobuf")[0] == 200  # a client retry
@@ -253,7 +204,7 @@ def test_the_same_batch_sent_twice_is_stored_once(service):
 
 
 def test_query_command_works_while_serve_holds_the_store(service):
-    _export(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
+    export_spans(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
     assert service.wait_for("SELECT count() FROM llm_spans", 1) == 1
     result = subprocess.run(
         [sys.executable, "-m", "llmledger.processor.cli", "query", "--data-dir", str(service.data_dir),
@@ -273,7 +224,7 @@ def test_query_command_works_while_serve_holds_the_store(service):
 
 
 def test_query_command_opens_the_store_when_no_service_runs(service):
-    _export(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
+    export_spans(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)])
     assert service.wait_for("SELECT count() FROM llm_spans", 1) == 1
     assert service.stop() == 0
     result = subprocess.run(
@@ -309,7 +260,7 @@ def test_price_book_prices_a_custom_model_over_the_catalog(tmp_path):
     try:
         fine_tuned = {**GPT_4O_MINI_CHAT, "gen_ai.request.model": "ft:gpt-4o-mini:acme:support:abc123",
                       "gen_ai.response.model": "ft:gpt-4o-mini:acme:support:abc123"}
-        _export(running, [("chat ft", fine_tuned)])
+        export_spans(running, [("chat ft", fine_tuned)])
         assert running.wait_for("SELECT count() FROM llm_spans", 1) == 1
         row = running.query("SELECT cost, price_source FROM llm_spans")[0]
         assert (Decimal(row["cost"]), row["price_source"]) == (Decimal("0.00039"), "price_book")
@@ -333,7 +284,7 @@ def test_without_the_log_spans_are_still_stored(tmp_path):
     config.write_text("wal:\n  enabled: false\n")
     running = start_service(tmp_path / "data", "--config", str(config))
     try:
-        _export(running, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 3)
+        export_spans(running, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 3)
         assert running.wait_for("SELECT count() FROM llm_spans", 3) == 3
         assert Decimal(running.scalar("SELECT sum(cost) FROM llm_spans")) == 3 * GPT_4O_MINI_COST
         assert not (tmp_path / "data" / "wal").exists()

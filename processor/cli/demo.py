@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .query import QueryError, _query_service, running_service
+from .query import QueryError, query_service, running_service
 
 # (app, team, feature, provider, server, model, streaming share)
 _APPS = [
@@ -124,7 +124,7 @@ def _send_traffic(http_url: str, calls: int, rng: random.Random) -> int:
 def _wait_stored(service: dict, sent: int) -> int:
     deadline = time.monotonic() + 60
     while True:
-        _, rows = _query_service(service, "SELECT count() FROM llm_spans")
+        _, rows = query_service(service, "SELECT count() FROM llm_spans")
         stored = int(rows[0][0])
         if stored >= sent or time.monotonic() > deadline:
             return stored
@@ -135,7 +135,7 @@ def _report(service: dict) -> None:
     from ..query import format_rows
 
     for title, dimension in (("Cost by app", "app"), ("Cost by model", "model")):
-        columns, rows = _query_service(service, f"""
+        columns, rows = query_service(service, f"""
             SELECT {dimension}, count() AS calls, sum(input_tokens) AS input_tokens,
                    sum(output_tokens) AS output_tokens, sum(cost) AS cost_usd, countIf(unpriced = 1) AS unpriced
             FROM llm_spans GROUP BY {dimension} ORDER BY cost_usd DESC""")

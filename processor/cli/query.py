@@ -52,7 +52,7 @@ def open_runner(config) -> Runner:
     if not config.storage.clickhouse_url:
         service = running_service(Path(config.storage.data_dir))
         if service:
-            return lambda sql, parameters=None: _query_service(service, sql, parameters)
+            return lambda sql, parameters=None: query_service(service, sql, parameters)
     client = None
 
     def run_direct(sql: str, parameters: dict | None = None):
@@ -76,7 +76,7 @@ def running_service(data_dir: Path) -> dict | None:
     return info
 
 
-def _query_service(service: dict, sql: str, parameters: dict | None = None) -> tuple[list, list]:
+def query_service(service: dict, sql: str, parameters: dict | None = None) -> tuple[list, list]:
     request = urllib.request.Request(
         service["http"] + "/v1/query", data=json.dumps({"sql": sql, "parameters": parameters}).encode(),
         method="POST",
