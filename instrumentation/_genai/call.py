@@ -56,12 +56,15 @@ _CLIENT = SpanKind.CLIENT
 
 
 def _package_version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-        return version("llmledger")
-    except Exception:
-        return "0.0.0"
+    # The instrumentation ships on its own, or inside the service's distribution.
+    for distribution in ("llmledger-instrumentation", "llmledger"):
+        try:
+            return version(distribution)
+        except PackageNotFoundError:
+            continue
+    return "0.0.0"
 
 
 _current_attribution: Callable[[], Mapping[str, str]] | None = None
