@@ -1,4 +1,5 @@
-"""Attribution and anomaly detection over the stored costs.
+"""The one read API over the stored costs: the CLI, the built-in pages and the reports
+read through these functions, none writes SQL of its own.
 
 Every function takes a runner, `run(sql, parameters) -> (columns, rows)`: use
 `runner_for_client(client)` on a clickhouse-connect client, or the CLI's
@@ -6,23 +7,51 @@ Every function takes a runner, `run(sql, parameters) -> (columns, rows)`: use
 as Decimal, times as aware UTC datetimes (calendar buckets as dates). Time ranges are
 [start, end); a date means its midnight UTC, a datetime without a zone is UTC.
 
-The SQL lives in the views of migration 004 and in `sql/*.sql`; values reach it only as
-query parameters, and dimension names only from a fixed list (see `dimensions.NAMES`).
+What there is:
+- totals: `summary` (with averages and cache savings), `total_spend`, `period_spend`
+  (today / this week / this month against the period before);
+- breakdowns: `cost_by`, `top_spenders`, `top_with_share`, `cost_matrix` (one dimension by
+  another), `unpriced_models`; filters on every dimension (see `dimensions.NAMES`);
+- over time: `cost_trend`, `stacked_trend` (top values of a dimension + "(other)", aligned);
+- single calls: `most_expensive_calls`, `trace_cost`, `trace_tree` (the span tree with each
+  LLM span's call);
+- budgets: `budget_details` (burn-down, thresholds crossed, alerts and deliveries, throttle)
+  around the budget service's live `BudgetStatus`;
+- anomalies: `find_anomalies`, `spike_chart` (a spike's series with its baseline);
+- prices: `price_in_force`, `price_history`, `estimate_cost` (in `prices`).
+
+Ranges on whole hours read the hourly rollups, and breakdowns by user over whole UTC
+days the daily one (see `sources`); tags and partial hours read the calls. The SQL lives
+in the views of the migrations and in `sql/*.sql`; values reach it only as query
+parameters, and dimension names only from a fixed list.
+Format what these return for people with `llmledger.processor.format`.
 """
 from .anomalies import KINDS as ANOMALY_KINDS
-from .anomalies import find_anomalies
+from .anomalies import find_anomalies, spike_chart
 from .anomaly_settings import AnomalySettings, NewArrivalSettings, RequestOutlierSettings, SpikeSettings
-from .breakdown import cost_by, top_spenders
+from .breakdown import cost_by, cost_matrix, top_spenders, top_with_share, total_spend, unpriced_models
+from .budgets import budget_details, burn_down, throttle_state
+from .calls import most_expensive_calls, trace_tree
 from .dimensions import NAMES as DIMENSIONS
-from .records import Anomaly, CostRow, CostSummary, Spend, TraceCall, TraceCost, TrendPoint
+from .periods import PERIODS, period_spend
+from .prices import CostEstimate, PricePeriod, estimate_cost, price_history, price_in_force
+from .records import (OTHER, AlertRecord, Anomaly, BudgetDetail, BurnPoint, CostMatrix, CostRow, CostSummary,
+                      LlmCallRow, MatrixCell, PeriodSpend, ShareRow, SpikeChart, Spend, StackedTrend, TopSpenders,
+                      TraceCall, TraceCost, TraceSpan, TraceTree, TrendPoint, TrendSeries, UnpricedModel)
 from .runner import Runner, runner_for_client
 from .summary import summary
 from .traces import trace_cost
-from .trend import GRANULARITIES, cost_trend
+from .trend import GRANULARITIES, cost_trend, stacked_trend
 
 __all__ = [
-    "ANOMALY_KINDS", "DIMENSIONS", "GRANULARITIES",
-    "Anomaly", "AnomalySettings", "CostRow", "CostSummary", "NewArrivalSettings", "RequestOutlierSettings",
-    "Runner", "Spend", "SpikeSettings", "TraceCall", "TraceCost", "TrendPoint",
-    "cost_by", "cost_trend", "find_anomalies", "runner_for_client", "summary", "top_spenders", "trace_cost",
+    "ANOMALY_KINDS", "DIMENSIONS", "GRANULARITIES", "OTHER", "PERIODS",
+    "AlertRecord", "Anomaly", "AnomalySettings", "BudgetDetail", "BurnPoint", "CostEstimate", "CostMatrix",
+    "CostRow", "CostSummary", "LlmCallRow", "MatrixCell", "NewArrivalSettings", "PeriodSpend", "PricePeriod",
+    "RequestOutlierSettings", "Runner", "ShareRow", "Spend", "SpikeChart", "SpikeSettings", "StackedTrend",
+    "TopSpenders", "TraceCall", "TraceCost", "TraceSpan", "TraceTree", "TrendPoint", "TrendSeries",
+    "UnpricedModel",
+    "budget_details", "burn_down", "cost_by", "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies",
+    "most_expensive_calls", "period_spend", "price_history", "price_in_force", "runner_for_client",
+    "spike_chart", "stacked_trend", "summary", "throttle_state", "top_spenders", "top_with_share",
+    "total_spend", "trace_cost", "trace_tree", "unpriced_models",
 ]

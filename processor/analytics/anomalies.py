@@ -1,15 +1,16 @@
 """Finding what is unusual in the spend; the detection itself is SQL in `sql/`."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable
 
 from .anomaly_settings import AnomalySettings, SpikeSettings
-from .records import Anomaly
+from .records import Anomaly, SpikeChart
 from .runner import Runner, as_decimal, as_moment, fetch
 from .sql_files import load_sql
-from .time_range import checked_range, range_parameters
+from .time_range import checked_range, range_parameters, utc
+from .trend import cost_trend
 
 KINDS = ("request_outlier", "hourly_spike", "daily_spike", "new_app", "new_model")
 _MOST_EXAMPLES = 10  # what the SQL collects per anomaly
@@ -107,3 +108,40 @@ def _checked_kinds(kinds: Iterable[str] | None) -> set[str]:
     if unknown or not wanted:
         raise ValueError(f"unknown anomaly kind(s) {sorted(unknown)}: use some of {', '.join(KINDS)}")
     return wanted
+
+
+# Buckets shown before and after a spike on its chart.
+_CHART_BEFORE = {"hourly_spike": 48, "daily_spike": 28}
+_CHART_AFTER = {"hourly_spike": 6, "daily_spike": 2}
+
+
+def spike_chart(run: Runner, anomaly: Anomaly, now: datetime | None = None) -> SpikeChart | None:
+    """The spend of a spike's app/model per bucket (hours or UTC days) around the spike,
+    with the median and fence it was judged against; None for other kinds of anomaly."""
+    if anomaly.kind not in _CHART_BEFORE:
+        return None
+    step = timedelta(hours=1) if anomaly.kind == "hourly_spike" else timedelta(days=1)
+    start = anomaly.at - step * _CHART_BEFORE[anomaly.kind]
+    end = anomaly.at + step * (_CHART_AFTER[anomaly.kind] + 1)
+    if now is not None:
+        end = max(anomaly.at + step, min(end, _ceil_hour(now)))
+    points = cost_trend(run, "hour" if step.days == 0 else "day", start, end,
+                        filters={"app": anomaly.app, "model": anomaly.model})
+    spent = {as_moment(p.bucket) if step.days == 0 else _utc_day(p.bucket): p.cost for p in points}
+    buckets, moment = [], start
+    while moment < end:
+        buckets.append(moment)
+        moment += step
+    return SpikeChart(anomaly=anomaly, granularity="hour" if step.days == 0 else "day", buckets=tuple(buckets),
+                      costs=tuple(spent.get(b, Decimal(0)) for b in buckets), baseline=anomaly.baseline,
+                      threshold=anomaly.threshold)
+
+
+def _ceil_hour(moment: datetime) -> datetime:
+    moment = utc(moment)
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def _utc_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)

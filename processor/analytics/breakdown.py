@@ -1,12 +1,15 @@
-"""Cost, tokens and requests by one dimension over a time range, and the top spenders."""
+"""Cost, tokens and requests by one dimension (or two) over a time range, the top
+spenders with their share, and the models left unpriced."""
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date, datetime
 
 from .dimensions import filter_conditions, parse_dimension
-from .records import CostRow
-from .runner import Runner, fetch
-from .sources import grouped_query, source_for, spend_fields
+from .records import CostMatrix, CostRow, MatrixCell, ShareRow, Spend, TopSpenders, UnpricedModel
+from .runner import Runner, as_moment, fetch
+from .sources import MEASURES, grouped_query, source_for, spend_fields
+from .sql_files import with_filters
 from .time_range import checked_range, range_parameters
 
 
@@ -20,9 +23,69 @@ def cost_by(run: Runner, dimension: str, start: datetime | date, end: datetime |
 def top_spenders(run: Runner, dimension: str, start: datetime | date, end: datetime | date,
                  limit: int = 10, filters: dict | None = None) -> list[CostRow]:
     """The `limit` values of `dimension` that cost the most in [start, end)."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise ValueError(f"limit must be a positive whole number, got {limit!r}")
+    _check_limit(limit)
     return _breakdown(run, dimension, start, end, filters, limit=limit)
+
+
+def total_spend(run: Runner, start: datetime | date, end: datetime | date, filters: dict | None = None) -> Spend:
+    """What all calls in [start, end) (that pass the filters) cost and used, from a rollup
+    where one can answer (see sources.source_for)."""
+    start, end = checked_range(start, end)
+    filtered_by, conditions, parameters = filter_conditions(filters)
+    parameters.update(range_parameters(start, end))
+    sql = grouped_query(source_for(filtered_by, start, end), keys=[], conditions=conditions)
+    return Spend(**spend_fields(fetch(run, sql, parameters)[0]))
+
+
+def top_with_share(run: Runner, dimension: str, start: datetime | date, end: datetime | date,
+                   limit: int = 5, filters: dict | None = None) -> TopSpenders:
+    """The `limit` biggest values of `dimension`, each with its share of the total cost,
+    and what the others spent together."""
+    _check_limit(limit)
+    total = total_spend(run, start, end, filters)
+    top = _breakdown(run, dimension, start, end, filters, limit=limit)
+    rows = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
+                          share=None if total.cost == 0 else row.cost / total.cost) for row in top)
+    rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES}
+    others = Spend(**rest) if rest["requests"] > 0 else None
+    return TopSpenders(dimension=parse_dimension(dimension).name, rows=rows, total=total, others=others)
+
+
+def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: datetime | date,
+                end: datetime | date, filters: dict | None = None) -> CostMatrix:
+    """Spend of every (row value, column value) pair in [start, end), e.g. model by app;
+    rows and columns come with their totals, most expensive first."""
+    start, end = checked_range(start, end)
+    by_row, by_column = parse_dimension(row_dimension), parse_dimension(column_dimension)
+    if by_row.name == by_column.name:
+        raise ValueError(f"a breakdown of {by_row.name} by itself: choose two different dimensions")
+    filtered_by, conditions, parameters = filter_conditions(filters)
+    row_key, row_parameters = by_row.expression("row_tag")
+    column_key, column_parameters = by_column.expression("column_tag")
+    parameters.update(row_parameters, **column_parameters, **range_parameters(start, end))
+    sql = grouped_query(source_for([by_row, by_column, *filtered_by], start, end),
+                        keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
+                        order_by="cost DESC, requests DESC, row_key, column_key")
+    cells = tuple(MatrixCell(row=row["row_key"], column=row["column_key"], **spend_fields(row))
+                  for row in fetch(run, sql, parameters))
+    return CostMatrix(row_dimension=by_row.name, column_dimension=by_column.name,
+                      rows=_totals(by_row.name, cells, "row"), columns=_totals(by_column.name, cells, "column"),
+                      cells=cells)
+
+
+def unpriced_models(run: Runner, start: datetime | date, end: datetime | date,
+                    filters: dict | None = None) -> list[UnpricedModel]:
+    """The models with calls left unpriced in [start, end) (they need a price-book entry),
+    most such calls first. Reads the hourly rollup, to the hour."""
+    start, end = checked_range(start, end)
+    filtered_by, conditions, parameters = filter_conditions(filters)
+    if not all(d.in_hourly_rollup for d in filtered_by):
+        raise ValueError("unpriced models can be filtered by the hourly rollup's dimensions only: "
+                         "app, environment, provider, model, team, feature, tenant")
+    parameters.update(range_parameters(start, end))
+    return [UnpricedModel(provider=row["provider"], model=row["model"],
+                          unpriced_requests=int(row["unpriced_calls"]), last_hour=as_moment(row["last_hour"]))
+            for row in fetch(run, with_filters("unpriced_models", conditions), parameters)]
 
 
 def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> list[CostRow]:
@@ -36,3 +99,25 @@ def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> lis
     if limit is not None:
         parameters["limit"] = limit
     return [CostRow(dimension=by.name, key=row["key"], **spend_fields(row)) for row in fetch(run, sql, parameters)]
+
+
+def _totals(dimension: str, cells: tuple[MatrixCell, ...], side: str) -> tuple[CostRow, ...]:
+    sums: dict[str, dict] = {}
+    for cell in cells:
+        key = getattr(cell, side)
+        into = sums.setdefault(key, {name: 0 for name in MEASURES})
+        for name in MEASURES:
+            into[name] += getattr(cell, name)
+    rows = [CostRow(dimension=dimension, key=key, **values) for key, values in sums.items()]
+    rows.sort(key=lambda r: (-r.cost, -r.requests, r.key))
+    return tuple(rows)
+
+
+def _spend_of(record) -> dict:
+    return {item.name: getattr(record, item.name) for item in fields(Spend)}
+
+
+def _check_limit(limit) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ValueError(f"limit must be a positive whole number, got {limit!r}")
+

@@ -20,6 +20,8 @@ COLUMNS = {
 }
 # The dimensions the hourly rollup keeps; the others need the per-call rows.
 IN_HOURLY_ROLLUP = frozenset({"app", "environment", "provider", "model", "team", "feature", "tenant"})
+# The daily rollup by user (migration 026) keeps those and the user.
+IN_DAILY_USER_ROLLUP = IN_HOURLY_ROLLUP | {"user"}
 TAG_PREFIX = "tag:"
 NAMES = tuple(COLUMNS) + (TAG_PREFIX + "<name>",)
 

@@ -110,3 +110,208 @@ class Anomaly:
     baseline_samples: int  # calls (request) or buckets (spike) the baseline was taken over
     trace_ids: tuple[str, ...]  # example traces to look at
     description: str
+
+
+# --- what the pages and reports read besides the above ---------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeriodSpend:
+    """Spend in the current day, ISO week or month so far, against the same part of the
+    period before (e.g. today until this hour vs yesterday until the same hour)."""
+
+    period: str  # "today", "week", "month"
+    start: datetime
+    end: datetime  # the end of the current hour: what is in so far
+    cost: Decimal
+    requests: int
+    unpriced_requests: int
+    previous_start: datetime
+    previous_end: datetime
+    previous_cost: Decimal
+    previous_requests: int
+    change: Decimal | None  # (cost - previous) / previous; None when nothing was spent before
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShareRow(CostRow):
+    """A value of a dimension with its part of the total cost (None when the total is 0)."""
+
+    share: Decimal | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopSpenders:
+    """The biggest values of a dimension, and what all of them together spent."""
+
+    dimension: str
+    rows: tuple[ShareRow, ...]
+    total: Spend  # every value, not only the top ones
+    others: Spend | None  # what the values below the top spent together; None when none are left
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrendSeries:
+    key: str  # the dimension's value, or "(other)" for the values outside the top
+    costs: tuple[Decimal, ...]  # one per bucket of the StackedTrend
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackedTrend:
+    """Spend per bucket, split into the top values of a dimension plus the rest, every
+    series aligned to the same buckets (empty buckets are 0) so they stack."""
+
+    granularity: str
+    dimension: str | None
+    buckets: tuple[datetime | date, ...]
+    series: tuple[TrendSeries, ...]  # most expensive first; "(other)" last
+    totals: tuple[Decimal, ...]  # per bucket
+    requests: tuple[int, ...]  # per bucket
+
+
+OTHER = "(other)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MatrixCell(Spend):
+    """Spend of one value of the row dimension and one of the column dimension."""
+
+    row: str
+    column: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostMatrix:
+    """One dimension by another: rows and columns most expensive first, with totals."""
+
+    row_dimension: str
+    column_dimension: str
+    rows: tuple[CostRow, ...]  # totals per row value
+    columns: tuple[CostRow, ...]  # totals per column value
+    cells: tuple[MatrixCell, ...]
+
+    def cell(self, row: str, column: str) -> MatrixCell | None:
+        for cell in self.cells:
+            if cell.row == row and cell.column == column:
+                return cell
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnpricedModel:
+    provider: str
+    model: str
+    unpriced_requests: int
+    last_hour: datetime  # the start of the last hour with an unpriced call
+
+
+@dataclass(frozen=True, kw_only=True)
+class LlmCallRow:
+    """One LLM call as listed among the most expensive ones."""
+
+    timestamp: datetime
+    trace_id: str
+    span_id: str
+    app: str
+    environment: str
+    provider: str
+    operation: str
+    model: str
+    user_id: str
+    team: str
+    feature: str
+    tenant: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost: Decimal | None
+    cost_details: dict[str, Decimal]
+    price_source: str
+    duration_ns: int
+    status: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraceSpan:
+    """One span of a trace, of any kind, placed in the trace's tree. LLM spans carry their
+    priced call (`call`); the others carry none."""
+
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: str
+    service: str
+    start: datetime
+    duration_ns: int
+    status: str
+    status_message: str
+    depth: int  # 0 for a root (a span whose parent is not stored)
+    call: LlmCallRow | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TraceTree:
+    """A trace's spans in tree order (each parent before its children, siblings by start
+    time), with the total of its LLM calls."""
+
+    trace_id: str
+    spans: tuple[TraceSpan, ...]
+    cost: Decimal  # priced LLM calls
+    llm_calls: int
+    unpriced_calls: int
+    input_tokens: int
+    output_tokens: int
+    start: datetime | None
+    duration_ns: int  # first span start to last span end
+
+    @property
+    def llm_spans(self) -> tuple[TraceSpan, ...]:
+        return tuple(span for span in self.spans if span.call is not None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BurnPoint:
+    at: datetime  # the end of the bucket
+    spend: Decimal  # cumulative since the window started
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertRecord:
+    """A threshold (or anomaly) alert claimed in the store, and what became of its deliveries."""
+
+    key: str
+    kind: str
+    budget_id: str
+    window_start: datetime  # of the window (alert period) it was claimed in
+    threshold: Decimal
+    spend: Decimal
+    title: str
+    claimed_at: datetime
+    sent: int  # channels that took it
+    pending: int  # channels whose delivery failed and will be retried
+    failed: int  # channels that gave up
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetDetail:
+    """A budget's live status (from the budget service) with what the page shows around it."""
+
+    status: object  # llmledger.processor.budgets.BudgetStatus
+    burn_down: tuple[BurnPoint, ...]
+    thresholds_crossed: tuple[Decimal, ...]
+    alerts: tuple[AlertRecord, ...]  # this window's
+    throttle: str  # "allow", "deny" or "degrade to <model>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpikeChart:
+    """An anomaly's app/model spend per bucket around it, with the levels it was judged by."""
+
+    anomaly: Anomaly
+    granularity: str  # "hour" or "day"
+    buckets: tuple[datetime, ...]
+    costs: tuple[Decimal, ...]
+    baseline: Decimal
+    threshold: Decimal | None

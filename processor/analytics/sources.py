@@ -2,7 +2,10 @@
 
 The hourly rollup (view v_cost_hourly) answers when every dimension asked for is in it
 and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
-a whole-hour zone); otherwise the per-call view v_llm_calls does. Both give the same measure columns, so callers do not care which one answered.
+a whole-hour zone). Breakdowns that need the user read the daily rollup by user
+(v_cost_daily_users) when the range is whole UTC days and no bucket is finer than a day.
+Otherwise (tags, partial days) the per-call view v_llm_calls answers. All give the same
+measure columns, so callers do not care which one answered.
 """
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Iterable
 
-from .dimensions import Dimension
+from .dimensions import IN_DAILY_USER_ROLLUP, Dimension
 from .runner import as_decimal
-from .time_range import PARAMETER_TYPE, is_whole_hour
+from .time_range import PARAMETER_TYPE, is_whole_day, is_whole_hour
 
 MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
             "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
@@ -29,6 +32,12 @@ HOURLY_ROLLUP = Source(
     view="v_cost_hourly",
     time_column="hour",
     measures=", ".join(f"sum({name}) AS {name}" for name in MEASURES),
+)
+
+DAILY_USERS = Source(
+    view="v_cost_daily_users",
+    time_column="day_start",
+    measures=HOURLY_ROLLUP.measures,
 )
 
 CALLS = Source(
@@ -48,13 +57,22 @@ CALLS = Source(
 
 
 def source_for(dimensions: Iterable[Dimension], start: datetime, end: datetime,
-               zone: tzinfo | None = None) -> Source:
-    """The rollup when it can answer exactly: its dimensions, whole-hour bounds, and (for
-    calendar buckets in `zone`) a zone whose days begin on a UTC hour."""
+               zone: tzinfo | None = None, *, hourly_buckets: bool = False) -> Source:
+    """A rollup when one can answer exactly: the hourly one for its dimensions, whole-hour
+    bounds, and (for calendar buckets in `zone`) a zone whose days begin on a UTC hour;
+    the daily one by user for whole UTC days, day or longer buckets in UTC. Else the calls."""
+    dimensions = list(dimensions)
     if (all(d.in_hourly_rollup for d in dimensions) and is_whole_hour(start) and is_whole_hour(end)
             and (zone is None or _whole_hour_offsets(zone, start, end))):
         return HOURLY_ROLLUP
+    if (all(d.name in IN_DAILY_USER_ROLLUP for d in dimensions) and not hourly_buckets
+            and is_whole_day(start) and is_whole_day(end) and (zone is None or _utc_days(zone, start, end))):
+        return DAILY_USERS
     return CALLS
+
+
+def _utc_days(zone: tzinfo, start: datetime, end: datetime) -> bool:
+    return all(moment.astimezone(zone).utcoffset() == timedelta(0) for moment in (start, end))
 
 
 def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:

@@ -7,29 +7,40 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from .dimensions import filter_conditions
 from .records import CostSummary
 from .runner import Runner, as_decimal, fetch
-from .sources import CALLS, grouped_query, spend_fields
+from .sources import CALLS, HOURLY_ROLLUP, Source, grouped_query, source_for, spend_fields
 from .time_range import checked_range, range_parameters
 
 # Averages are quotients: kept to the store's 12 decimal places, rounded half-even.
 _PLACES = Decimal("1e-12")
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
 
-# Cache savings need the per-call cost breakdown, so the summary reads per-call rows.
-# Columns are named with their view where the measures reuse the name as an alias.
+# Cache savings need the per-call cost breakdown: the per-call view derives them, and the
+# rollup of migration 025 keeps them per hour. Columns are named with their view where the
+# measures reuse the name as an alias.
 _EXTRA_MEASURES = """countIf(v_llm_calls.cost IS NOT NULL) AS priced_requests,
         sumIf(v_llm_calls.total_tokens, v_llm_calls.cost IS NOT NULL) AS priced_tokens,
         sum(cache_savings) AS cache_savings,
         countIf(cache_savings_unknown) AS cache_savings_unknown_requests"""
+_SAVINGS_ROLLUP = Source(
+    view="v_cache_savings_hourly",
+    time_column="hour",
+    measures="""sum(priced_requests) AS priced_requests, sum(priced_tokens) AS priced_tokens,
+        sum(cache_savings) AS cache_savings, sum(cache_savings_unknown_requests) AS cache_savings_unknown_requests""",
+)
 
 
 def summary(run: Runner, start: datetime | date, end: datetime | date, filters: dict | None = None) -> CostSummary:
     """Totals over [start, end). Averages are over priced calls only (an unpriced call has
     no cost to average); both are None when nothing was priced."""
     start, end = checked_range(start, end)
-    _, conditions, parameters = filter_conditions(filters)
+    filtered_by, conditions, parameters = filter_conditions(filters)
     parameters.update(range_parameters(start, end))
-    sql = grouped_query(CALLS, keys=[], conditions=conditions, extra_measures=_EXTRA_MEASURES)
-    row = fetch(run, sql, parameters)[0]
+    if source_for(filtered_by, start, end) is HOURLY_ROLLUP:
+        row = fetch(run, grouped_query(HOURLY_ROLLUP, keys=[], conditions=conditions), parameters)[0]
+        row.update(fetch(run, grouped_query(_SAVINGS_ROLLUP, keys=[], conditions=conditions), parameters)[0])
+    else:
+        sql = grouped_query(CALLS, keys=[], conditions=conditions, extra_measures=_EXTRA_MEASURES)
+        row = fetch(run, sql, parameters)[0]
     spend = spend_fields(row)
     priced_requests, priced_tokens = int(row["priced_requests"]), int(row["priced_tokens"])
     return CostSummary(

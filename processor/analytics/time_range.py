@@ -40,6 +40,11 @@ def is_whole_hour(moment: datetime) -> bool:
     return moment.minute == 0 and moment.second == 0 and moment.microsecond == 0
 
 
+def is_whole_day(moment: datetime) -> bool:
+    """Midnight UTC."""
+    return is_whole_hour(moment) and utc(moment).hour == 0
+
+
 def parse_moment(text: str) -> datetime:
     """An ISO date (`2025-03-01`, its midnight UTC) or date and time (`2025-03-01T12:30`,
     `2025-03-01 12:30:00+02:00`); without a zone, UTC."""

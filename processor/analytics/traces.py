@@ -14,7 +14,7 @@ _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 def trace_cost(run: Runner, trace_id: str) -> TraceCost | None:
     """The trace's total and its LLM calls, or None when the store has no span of it
     (a trace whose spans include no LLM call has a total of 0 and no calls)."""
-    trace_id = _checked_trace_id(trace_id)
+    trace_id = checked_trace_id(trace_id)
     parameters = {"trace_id": trace_id}
     span_count = int(fetch(run, load_sql("trace_span_count"), parameters)[0]["span_count"])
     totals = fetch(run, load_sql("trace_totals"), parameters)
@@ -63,7 +63,8 @@ def _call(row: dict) -> TraceCall:
     )
 
 
-def _checked_trace_id(trace_id: str) -> str:
+def checked_trace_id(trace_id: str) -> str:
+    """The id in lower case, or a ValueError for text that is not 32 hex digits."""
     normalized = trace_id.strip().lower() if isinstance(trace_id, str) else ""
     if not _TRACE_ID.match(normalized):
         raise ValueError(f"not a trace id: {trace_id!r} (expected 32 hexadecimal digits)")

@@ -1,11 +1,12 @@
 """Spend over time: per hour, day, week or month, optionally split by a dimension."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .dimensions import filter_conditions, parse_dimension
-from .records import TrendPoint
+from .records import OTHER, StackedTrend, TrendPoint, TrendSeries
 from .runner import Runner, as_day, as_moment, fetch
 from .sources import grouped_query, source_for, spend_fields
 from .time_range import checked_range, range_parameters
@@ -29,12 +30,13 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
     absent, and the first and last buckets hold only the part inside the range."""
     if granularity not in BUCKETS:
         raise ValueError(f"unknown granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}")
-    zone = _zone(tz)
+    zone = zone_named(tz)
     start, end = checked_range(start, end)
     by = parse_dimension(dimension) if dimension is not None else None
     filtered_by, conditions, parameters = filter_conditions(filters)
     calendar_zone = zone if granularity != "hour" else None
-    source = source_for([d for d in (by, *filtered_by) if d is not None], start, end, calendar_zone)
+    source = source_for([d for d in (by, *filtered_by) if d is not None], start, end, calendar_zone,
+                        hourly_buckets=granularity == "hour")
 
     keys = [(BUCKETS[granularity].format(t=source.time_column), "bucket")]
     order_by = "bucket"
@@ -56,8 +58,69 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
             for row in fetch(run, sql, parameters)]
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or a ValueError that says what to give."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"unknown time zone {name!r}: use an IANA name such as UTC or Europe/Berlin") from None
+
+
+def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: datetime | date,
+                  dimension: str | None = None, filters: dict | None = None, tz: str = "UTC",
+                  top: int = 5) -> StackedTrend:
+    """Spend per bucket split into the `top` values of `dimension` over the whole range and
+    one "(other)" series for the rest, every series with a value for every bucket of the
+    range (0 where nothing was spent), ready to stack in a chart. Without a dimension,
+    one series "total"."""
+    if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
+        raise ValueError(f"top must be a positive whole number, got {top!r}")
+    points = cost_trend(run, granularity, start, end, dimension=dimension, filters=filters, tz=tz)
+    start, end = checked_range(start, end)
+    buckets = _all_buckets(granularity, start, end, zone_named(tz))
+    index = {bucket: i for i, bucket in enumerate(buckets)}
+    by_key: dict[str, list[Decimal]] = {}
+    key_cost: dict[str, Decimal] = {}
+    totals = [Decimal(0)] * len(buckets)
+    requests = [0] * len(buckets)
+    for point in points:
+        i = index[point.bucket]
+        key = point.key if dimension is not None else "total"
+        by_key.setdefault(key, [Decimal(0)] * len(buckets))[i] += point.cost
+        key_cost[key] = key_cost.get(key, Decimal(0)) + point.cost
+        totals[i] += point.cost
+        requests[i] += point.requests
+    ranked = sorted(by_key, key=lambda k: (-key_cost[k], k))
+    series = [TrendSeries(key=key, costs=tuple(by_key[key])) for key in ranked[:top]]
+    rest = ranked[top:]
+    if rest:
+        series.append(TrendSeries(key=OTHER, costs=tuple(sum((by_key[k][i] for k in rest), Decimal(0))
+                                                         for i in range(len(buckets)))))
+    return StackedTrend(granularity=granularity, dimension=dimension, buckets=tuple(buckets), series=tuple(series),
+                        totals=tuple(totals), requests=tuple(requests))
+
+
+def _all_buckets(granularity: str, start: datetime, end: datetime, zone: ZoneInfo) -> list:
+    """Every bucket that [start, end) touches, as cost_trend names them."""
+    if granularity == "hour":
+        moment = start.replace(minute=0, second=0, microsecond=0)
+        found = []
+        while moment < end:
+            found.append(moment.astimezone(zone))
+            moment += timedelta(hours=1)
+        return found
+    day, last = start.astimezone(zone).date(), (end - timedelta(microseconds=1)).astimezone(zone).date()
+    if granularity == "week":
+        day -= timedelta(days=day.weekday())
+    elif granularity == "month":
+        day = day.replace(day=1)
+    found = []
+    while day <= last:
+        found.append(day)
+        if granularity == "day":
+            day += timedelta(days=1)
+        elif granularity == "week":
+            day += timedelta(days=7)
+        else:
+            day = (day + timedelta(days=32)).replace(day=1)
+    return found

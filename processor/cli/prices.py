@@ -21,8 +21,7 @@ from typing import Any, Callable
 
 from ..pricing import PriceBook, PriceBookError, Pricer
 from ..pricing.catalog import EARLIEST, LATEST, datetime_from_ns, ns_from_datetime
-from ..pricing.rates import COMPONENTS, Rate, RateCard
-from ..record import LlmCall
+from ..pricing.rates import Rate, RateCard
 
 TIERS = ("", "batch", "flex", "priority")
 RATE_COLUMNS = ("input", "cache_read", "cache_write", "output", "reasoning")
@@ -200,28 +199,25 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_test(args: argparse.Namespace) -> int:
+    from ..analytics.prices import estimate_cost
+
     # The reason is printed below; no log warning on top of it.
     pricer = Pricer(_load_book(args.price_book), warn_unpriced=False)
-    at = args.at or datetime.now(UTC)
-    call = LlmCall(
-        timestamp_ns=ns_from_datetime(at), trace_id="", span_id="", provider=args.provider,
-        operation=args.operation, request_model=args.model, service_tier=args.tier,
-        input_tokens=args.input, output_tokens=args.output, cache_read_tokens=args.cache_read,
-        cache_write_tokens=args.cache_write, reasoning_tokens=args.reasoning, usage_reported=True)
-    pricer.price(call)
-    if call.unpriced:
-        raise CommandError(pricer.unpriced_reasons[(call.provider, call.model)])
-    assert call.cost is not None
+    estimate = estimate_cost(
+        pricer, args.model, provider=args.provider, at=args.at or datetime.now(UTC), tier=args.tier,
+        operation=args.operation, input_tokens=args.input, output_tokens=args.output,
+        cache_read_tokens=args.cache_read, cache_write_tokens=args.cache_write, reasoning_tokens=args.reasoning)
+    if estimate.cost is None:
+        raise CommandError(estimate.reason)
     if args.format == "json":
-        _print_json({"ok": True, "model": args.model, "at": at.isoformat(), "tier": args.tier or "standard",
-                     "cost": _plain(call.cost), "components": {k: _plain(v) for k, v in call.cost_details.items()},
-                     "source": call.price_source, "version": call.price_version})
+        _print_json({"ok": True, "model": args.model, "at": estimate.at.isoformat(), "tier": args.tier or "standard",
+                     "cost": _plain(estimate.cost), "components": {k: _plain(v) for k, v in estimate.components.items()},
+                     "source": estimate.source, "version": estimate.version})
         return 0
-    rows = [{"component": name, "USD": _plain(call.cost_details[name])} for name in COMPONENTS
-            if name in call.cost_details]
-    rows.append({"component": "total", "USD": _plain(call.cost)})
+    rows = [{"component": name, "USD": _plain(value)} for name, value in estimate.components.items()]
+    rows.append({"component": "total", "USD": _plain(estimate.cost)})
     print(_table(rows, ("component", "USD"), right=("USD",)))
-    print(f"\nsource   {call.price_source}\nversion  {call.price_version}")
+    print(f"\nsource   {estimate.source}\nversion  {estimate.version}")
     return 0
 
 

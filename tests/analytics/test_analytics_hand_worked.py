@@ -2,7 +2,7 @@
 tokens), and a trace drilldown over spans of every kind."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ from analytics_month import make_call, stream_of
 
 from llmledger.processor.analytics import cost_by, runner_for_client, summary, trace_cost
 from llmledger.processor.analytics.dimensions import parse_dimension
-from llmledger.processor.analytics.sources import CALLS, HOURLY_ROLLUP, source_for
+from llmledger.processor.analytics.sources import CALLS, DAILY_USERS, HOURLY_ROLLUP, source_for
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 
 T = datetime(2025, 6, 2, 9, 15, tzinfo=timezone.utc)
@@ -122,7 +122,11 @@ def test_whole_hour_ranges_over_rollup_dimensions_read_the_rollup():
     app, user = parse_dimension("app"), parse_dimension("user")
     assert source_for([app], DAY_START, DAY_END) is HOURLY_ROLLUP
     assert source_for([app], T, DAY_END) is CALLS  # 09:15 is inside an hour
-    assert source_for([app, user], DAY_START, DAY_END) is CALLS  # no user in the hourly rollup
+    # No user in the hourly rollup: whole UTC days read the daily one by user, other ranges the calls.
+    assert source_for([app, user], DAY_START, DAY_END) is DAILY_USERS
+    assert source_for([app, user], DAY_START, DAY_END, hourly_buckets=True) is CALLS
+    assert source_for([app, user], DAY_START + timedelta(hours=1), DAY_END) is CALLS
+    assert source_for([app, user], DAY_START, DAY_END, ZoneInfo("Europe/Berlin")) is CALLS  # Berlin days
     assert source_for([parse_dimension("tag:tier")], DAY_START, DAY_END) is CALLS
     assert source_for([app], DAY_START, DAY_END, ZoneInfo("Europe/Berlin")) is HOURLY_ROLLUP
     assert source_for([app], DAY_START, DAY_END, ZoneInfo("Asia/Kolkata")) is CALLS  # days begin at :30 UTC
