@@ -1,12 +1,18 @@
 """The service's settings: one YAML file, then `LLMLEDGER_…` environment variables, then flags.
 
 Every setting is declared once in SETTINGS, with its type and default; the file is
-checked against it at start and a mistake is reported with the file, line and key:
+checked against it at start and every mistake is reported at once, each with the file,
+line and key:
 
     llmledger.yaml:4: http.prot: unknown key (expected one of: host, port, max_request_bytes)
+
+An `LLMLEDGER_…` variable that nothing reads is most likely a typo: it is reported with
+the closest name that something does read.
 """
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +20,15 @@ from typing import Any, Callable
 
 import yaml
 
+log = logging.getLogger(__name__)
+
 
 class ConfigError(Exception):
-    pass
+    """Every mistake found, one per line in `problems`."""
+
+    def __init__(self, problems: list[str] | str):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 def _port(value: Any) -> int:
@@ -39,6 +51,17 @@ def _text(value: Any) -> str:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
+
+
+def _days(minimum: int) -> Callable[[Any], int]:
+    """Retention in days; 0 keeps rows forever. `minimum` keeps what budgets read."""
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError("must be a whole number of days (0 keeps rows forever)")
+        if 0 < value < minimum:
+            raise ValueError(f"must be 0 or at least {minimum} days: budgets read a whole month of it")
+        return value
+    return parse
 
 
 def _flag(value: Any) -> bool:
@@ -96,6 +119,13 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     "pricing": {
         "price_book": Setting(None, _optional_text, "YAML price book for custom models and discounts"),
     },
+    # Which tables each key covers: storage/retention.py.
+    "retention": {
+        "raw_spans_days": Setting(30, _days(1), "every span as received (otel_traces)"),
+        "llm_spans_days": Setting(400, _days(35), "one priced row per LLM call (llm_spans)"),
+        "rollups_days": Setting(0, _days(35), "hourly and daily cost rollups"),
+        "alerts_days": Setting(400, _days(35), "the alert log and notification deliveries"),
+    },
 }
 
 ENV_NAMES = {
@@ -108,8 +138,41 @@ ENV_NAMES = {
 }
 
 
+# Read elsewhere: the config file's own variable, the SMTP server (notify/smtp.py), and the
+# instrumentation in the apps (instrumentation/), which often share an environment with
+# the service.
+OTHER_ENV_NAMES = frozenset({
+    "LLMLEDGER_CONFIG",
+    "LLMLEDGER_SMTP_HOST", "LLMLEDGER_SMTP_PORT", "LLMLEDGER_SMTP_SECURITY", "LLMLEDGER_SMTP_USERNAME",
+    "LLMLEDGER_SMTP_FROM", "LLMLEDGER_SMTP_CA_FILE", "LLMLEDGER_SMTP_PASSWORD",
+    "LLMLEDGER_BUDGET_URL", "LLMLEDGER_BUDGET_API_KEY", "LLMLEDGER_BUDGET_CACHE_SECONDS",
+    "LLMLEDGER_BUDGET_FAIL_OPEN", "LLMLEDGER_BUDGET_TIMEOUT",
+    "LLMLEDGER_CAPTURE_CONTENT_MAX_CHARS", "LLMLEDGER_OPENAI_INCLUDE_USAGE", "LLMLEDGER_OPENAI_PROVIDER",
+    "LLMLEDGER_API_KEY",  # the Collector's key for the service, in deploy/otel-collector.yaml
+})
+
+
 def env_name(section: str, key: str) -> str:
     return ENV_NAMES.get((section, key), f"LLMLEDGER_{section}_{key}".upper())
+
+
+def known_env_names() -> set[str]:
+    return {env_name(section, key) for section, keys in SETTINGS.items() for key in keys} | OTHER_ENV_NAMES
+
+
+def unknown_env_names(environ) -> list[tuple[str, str | None]]:
+    """(name, the closest known name or None) for each LLMLEDGER_ variable nothing reads."""
+    known = known_env_names()
+    # The long spelling of a setting that has a short name is an easy mistake to make.
+    long_names = {f"LLMLEDGER_{section}_{key}".upper(): short for (section, key), short in ENV_NAMES.items()}
+    prefix = len("LLMLEDGER_")
+    tails = {name[prefix:]: name for name in known}
+    found = []
+    for name in sorted(environ):
+        if name.startswith("LLMLEDGER_") and name not in known:
+            close = difflib.get_close_matches(name[prefix:], tails, n=1, cutoff=0.6)
+            found.append((name, long_names.get(name) or (tails[close[0]] if close else None)))
+    return found
 
 
 class Config:
@@ -132,43 +195,53 @@ class _Section:
 
 def load_config(path: str | Path | None = None, *, overrides: dict[tuple[str, str], Any] | None = None,
                 environ: dict[str, str] | None = None) -> Config:
-    """Defaults < file < environment < overrides (the command-line flags that were given)."""
+    """Defaults < file < environment < overrides (the command-line flags that were given).
+    Raises ConfigError listing every mistake in the file, the environment and the flags."""
     environ = os.environ if environ is None else environ
     values = {section: {key: s.default for key, s in keys.items()} for section, keys in SETTINGS.items()}
+    problems: list[str] = []
     if path:
-        _apply_file(Path(path), values)
+        _apply_file(Path(path), values, problems)
     for section, keys in SETTINGS.items():
         for key, setting in keys.items():
             name = env_name(section, key)
             if name in environ:
-                values[section][key] = _from_env(name, environ[name], setting)
+                try:
+                    values[section][key] = _from_env(environ[name], setting)
+                except ValueError as exc:
+                    problems.append(f"environment variable {name}={environ[name]!r}: {exc}")
+    for name, closest in unknown_env_names(environ):
+        log.warning("environment variable %s is not a setting and is ignored%s", name,
+                    f" (did you mean {closest}?)" if closest else "")
     for (section, key), value in (overrides or {}).items():
         if value is not None:
             try:
                 values[section][key] = SETTINGS[section][key].parse(value)
             except ValueError as exc:
-                raise ConfigError(f"--{key.replace('_', '-')}: {exc}") from None
+                problems.append(f"--{key.replace('_', '-')}: {exc}")
+    if problems:
+        raise ConfigError(problems)
     return Config(values, str(path) if path else "defaults")
 
 
-def _from_env(name: str, text: str, setting: Setting) -> Any:
+def _from_env(text: str, setting: Setting) -> Any:
     try:
         value = yaml.safe_load(text) if text.strip() else None
-        if setting.parse in (_text, _optional_text):
-            value = text or None  # a path or URL is text even when it looks like a number
-        return setting.parse(value)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"environment variable {name}={text!r}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
+    if setting.parse in (_text, _optional_text):
+        value = text or None  # a path or URL is text even when it looks like a number
+    return setting.parse(value)
 
 
-def _apply_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
+def _apply_file(path: Path, values: dict[str, dict[str, Any]], problems: list[str]) -> None:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
+    except yaml.YAMLError as exc:  # the parser stops at the first: nothing after it is known
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
@@ -180,18 +253,20 @@ def _apply_file(path: Path, values: dict[str, dict[str, Any]]) -> None:
         section = section_node.value
         line = section_node.start_mark.line + 1
         if section not in SETTINGS:
-            raise ConfigError(f"{path}:{line}: {section}: unknown section (expected one of: {', '.join(SETTINGS)})")
+            problems.append(f"{path}:{line}: {section}: unknown section (expected one of: {', '.join(SETTINGS)})")
+            continue
         if not isinstance(body, yaml.MappingNode):
-            raise ConfigError(f"{path}:{line}: {section}: must be a mapping of settings")
+            problems.append(f"{path}:{line}: {section}: must be a mapping of settings")
+            continue
         for key_node, value_node in body.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
             known = SETTINGS[section]
             if key not in known:
-                raise ConfigError(
-                    f"{path}:{line}: {section}.{key}: unknown key (expected one of: {', '.join(known)})")
+                problems.append(f"{path}:{line}: {section}.{key}: unknown key (expected one of: {', '.join(known)})")
+                continue
             value = yaml.safe_load(yaml.serialize(value_node))
             try:
                 values[section][key] = known[key].parse(value)
             except ValueError as exc:
-                raise ConfigError(f"{path}:{line}: {section}.{key}: {exc}") from None
+                problems.append(f"{path}:{line}: {section}.{key}: {exc}")

@@ -25,5 +25,6 @@ def config_from_args(args: argparse.Namespace, **extra: tuple[str, str]) -> Conf
     try:
         return load_config(args.config, overrides=overrides)
     except ConfigError as exc:
-        print(f"llmledger: config error: {exc}", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"llmledger: config error: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
