@@ -265,7 +265,9 @@ class _StoreBackend:
             from ..budgets import BudgetService, load_budget_file
             from ..notify import Notifier
 
-            client = _open_store(self._config)
+            from .query import open_store
+
+            client = open_store(self._config)
             notifier = Notifier()
             anomaly_channels = ()
             if self._budget_file:
@@ -289,16 +291,3 @@ class _StoreBackend:
 
     def evaluate(self) -> list[dict]:
         return [alert.to_dict() for alert in self._local_service().evaluate()]
-
-
-def _open_store(config):
-    from ..storage.client import StoreUnavailable, connect
-    from ..storage.migrate import migrate
-
-    try:
-        client = connect(data_dir=Path(config.storage.data_dir), url=config.storage.clickhouse_url,
-                         database=config.storage.database)
-        migrate(client)  # the budget tables may be newer than the store
-        return client
-    except StoreUnavailable as exc:
-        raise ServiceError(str(exc)) from None

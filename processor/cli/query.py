@@ -58,7 +58,7 @@ def open_runner(config) -> Runner:
     def run_direct(sql: str, parameters: dict | None = None):
         nonlocal client
         if client is None:
-            client = _open_store(config)
+            client = open_store(config)
         return _query_client(client, sql, parameters)
 
     return run_direct
@@ -95,14 +95,19 @@ def query_service(service: dict, sql: str, parameters: dict | None = None) -> tu
     return body["columns"], body["rows"]
 
 
-def _open_store(config):
+def open_store(config):
+    """The store for a command other than `serve`, which alone creates one: a data directory
+    or database that is not there is a QueryError saying where it looked."""
     from ..storage.client import StoreUnavailable, connect
     from ..storage.migrate import migrate
 
     try:
         client = connect(data_dir=Path(config.storage.data_dir), url=config.storage.clickhouse_url,
-                         database=config.storage.database)
-        migrate(client)  # so that a fresh store answers with empty tables, not "unknown table"
+                         database=config.storage.database, create=False)
+        if not client.command("EXISTS TABLE schema_migrations"):
+            raise QueryError(f"the database {config.storage.database!r} holds no llmledger tables: "
+                             "`llmledger serve` creates them")
+        migrate(client)  # a store an older version made answers with today's views
         return client
     except StoreUnavailable as exc:
         raise QueryError(str(exc)) from None

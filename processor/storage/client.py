@@ -30,19 +30,40 @@ def embedded_path(data_dir: Path) -> Path:
     return Path(data_dir) / "clickhouse"
 
 
-def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger") -> Client:
-    """Open the store and make sure `database` exists; the client's queries run in it."""
+def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger", create: bool = True) -> Client:
+    """Open the store and make sure `database` exists; the client's queries run in it.
+    With `create=False` (every command but `serve`) a store or database that is not there
+    is an error: a mistyped path must not answer from a new, empty store."""
     validate_identifier(database, "database name")
+    where = url or f"embedded store at {embedded_path(data_dir)}"
+    if not url and not create:
+        _require_embedded_store(Path(data_dir))
     try:
         if url:
             admin = clickhouse_connect.get_client(dsn=url)
         else:
             path = embedded_path(data_dir)
-            path.mkdir(parents=True, exist_ok=True)
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
             admin = clickhouse_connect.get_client(interface="chdb", path=str(path))
-        admin.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        if create:
+            admin.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        else:
+            exists = admin.query("SELECT count() FROM system.databases WHERE name = {name:String}",
+                                 parameters={"name": database}).result_rows[0][0]
     except Exception as exc:  # the drivers raise many types; all mean "cannot use the store"
-        where = url or f"embedded store at {embedded_path(data_dir)}"
         raise StoreUnavailable(f"cannot open ClickHouse ({where}): {exc}") from exc
+    if not create and not exists:
+        raise StoreUnavailable(f"the {where} has no database {database!r}")
     admin.database = database
     return admin
+
+
+def _require_embedded_store(data_dir: Path) -> None:
+    """chDB creates a store wherever it is pointed: look before opening."""
+    if not data_dir.is_dir():
+        raise StoreUnavailable(f"no data directory at {data_dir.absolute()}: give the one `llmledger serve` uses "
+                               "(--data-dir, LLMLEDGER_DATA_DIR or storage.data_dir)")
+    if not embedded_path(data_dir).is_dir():
+        raise StoreUnavailable(f"the data directory {data_dir.absolute()} holds no store "
+                               f"(no {embedded_path(data_dir).name}/ in it): `llmledger serve` creates one")
