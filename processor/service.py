@@ -55,7 +55,7 @@ class Service:
         storage = config.storage
         self.store = Store(data_dir=Path(storage.data_dir), url=storage.clickhouse_url, database=storage.database)
         data_dir = self.store.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        _make_private(data_dir)
         price_book = PriceBook.load(config.pricing.price_book) if config.pricing.price_book else None
         if config.budgets.file:
             load_budget_file(config.budgets.file)  # a broken file stops the start, with file:line
@@ -221,6 +221,16 @@ def _authenticator(config: Config):
     if not config.auth.enabled:
         return None
     return Authenticator(KeyStore(keys_path(config)))
+
+
+def _make_private(data_dir: Path) -> None:
+    """The data directory and everything the process creates (the log, dead letters, the
+    service file, chDB's own files) are for the service user alone: a umask covers files
+    that other code creates, the chmod a directory an older version made world-readable."""
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if data_dir.stat().st_uid == os.getuid():
+        data_dir.chmod(0o700)
 
 
 def _log_id(data_dir: Path) -> str:

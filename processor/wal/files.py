@@ -6,6 +6,11 @@ import os
 from pathlib import Path
 
 
+# The log holds what apps sent (prompts, when content capture is on): the service user's alone.
+PRIVATE_FILE = 0o600
+PRIVATE_DIRECTORY = 0o700
+
+
 class LogInUse(RuntimeError):
     """Another process (or another open log in this one) holds the directory."""
 
@@ -22,7 +27,7 @@ def fsync_directory(directory: Path) -> None:
 def write_atomically(path: Path, data: bytes, *, durable: bool) -> None:
     """Replace `path` with `data` so that a crash leaves either the old or the new content."""
     temporary = path.with_name(path.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     try:
         view = memoryview(data)
         while view:
@@ -41,7 +46,7 @@ def lock_directory(directory: Path) -> int:
 
     Two writers appending to one log would interleave records, so a second open
     fails at once instead. The kernel drops the lock when the process dies."""
-    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

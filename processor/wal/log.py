@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .checkpoint import FILE_NAME as CHECKPOINT_FILE_NAME
 from .checkpoint import Checkpoint, load_checkpoint, store_checkpoint
-from .files import fsync_directory, lock_directory, unlock_directory
+from .files import PRIVATE_DIRECTORY, fsync_directory, lock_directory, unlock_directory
 from .record_format import HEADER_SIZE, MAX_PAYLOAD, encode_header, payload_crc
 from .recovery import RecoveryReport, recover_segments
 from .segment import Segment
@@ -426,7 +426,7 @@ class WriteAheadLog:
     def _make_directory(self) -> None:
         if self.directory.is_dir():
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
         if self._fsync:
             fsync_directory(self.directory.parent)
 

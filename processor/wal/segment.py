@@ -11,7 +11,7 @@ from array import array
 from bisect import bisect_right
 from pathlib import Path
 
-from .files import fsync_directory
+from .files import PRIVATE_FILE, fsync_directory
 from .record_format import HEADER_SIZE, decode_header
 
 _NAME = re.compile(r"^(\d{20})\.wal$")
@@ -44,7 +44,7 @@ class Segment:
     @classmethod
     def create(cls, directory: Path, first_seq: int, *, durable: bool) -> Segment:
         path = directory / segment_file_name(first_seq)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
         try:
             if durable:
                 os.fsync(fd)
