@@ -219,9 +219,19 @@ def load_config(path: str | Path | None = None, *, overrides: dict[tuple[str, st
                 values[section][key] = SETTINGS[section][key].parse(value)
             except ValueError as exc:
                 problems.append(f"--{key.replace('_', '-')}: {exc}")
+    problems += _retention_problems(values["retention"])
     if problems:
         raise ConfigError(problems)
     return Config(values, str(path) if path else "defaults")
+
+
+def _retention_problems(retention: dict[str, int]) -> list[str]:
+    # A range whose calls are kept must have its rollup rows too, or reports would disagree.
+    raw, rollups = retention["llm_spans_days"], retention["rollups_days"]
+    if rollups and (not raw or rollups < raw):
+        return [f"retention.rollups_days: {rollups} must be 0 (forever) or at least llm_spans_days "
+                f"({raw or 'forever'}): rollups outlive the calls they sum"]
+    return []
 
 
 def _from_env(text: str, setting: Setting) -> Any:

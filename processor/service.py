@@ -53,7 +53,8 @@ class Service:
         self.config = config
         self.metrics = ProcessorMetrics()
         storage = config.storage
-        self.store = Store(data_dir=Path(storage.data_dir), url=storage.clickhouse_url, database=storage.database)
+        self.store = Store(data_dir=Path(storage.data_dir), url=storage.clickhouse_url, database=storage.database,
+                           retention=config.retention)
         data_dir = self.store.data_dir
         _make_private(data_dir)
         price_book = PriceBook.load(config.pricing.price_book) if config.pricing.price_book else None

@@ -10,6 +10,7 @@ from clickhouse_connect.driver.client import Client
 
 from .client import connect, embedded_path
 from .migrate import migrate
+from .retention import apply_retention
 
 
 def named_query(name: str) -> str:
@@ -18,10 +19,11 @@ def named_query(name: str) -> str:
 
 
 class Store:
-    def __init__(self, *, data_dir: Path, url: str | None, database: str):
+    def __init__(self, *, data_dir: Path, url: str | None, database: str, retention=None):
         self.data_dir = Path(data_dir)
         self._url = url
         self._database = database
+        self._retention = retention  # the config's `retention` section; None leaves TTLs alone
         self._lock = threading.Lock()
         self._migrated = False
 
@@ -35,6 +37,8 @@ class Store:
         with self._lock:
             if not self._migrated:
                 migrate(client)
+                if self._retention is not None:
+                    apply_retention(client, self._retention)
                 self._migrated = True
         return client
 

@@ -1,0 +1,1 @@
+SELECT table_name, days FROM retention_applied FINAL
