@@ -102,7 +102,9 @@ def test_budget_file_alerts_once_and_throttles(tmp_path, webhook):
             [sys.executable, "-m", "llmledger.processor.cli", "budgets", "status", "--format", "json",
              "--data-dir", str(service.data_dir)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
-        statuses = {s["id"]: s for s in json.loads(result.stdout)}
+        status = json.loads(result.stdout)
+        statuses = {s["id"]: s for s in status["budgets"]}
+        assert status["deliveries"] == []  # every alert reached the webhook
         daily = statuses["support-bot.daily"]
         assert daily["spend"].startswith("0.000585") and daily["exceeded"] is True
 

@@ -1,7 +1,7 @@
 """The budgets' HTTP API, on the service's HTTP port.
 
     GET    /v1/budgets/check?app=…&user=…&model=…&tag.<name>=…   200 allow/degrade, 429 deny
-    GET    /v1/budgets                    status of every budget            (admin)
+    GET    /v1/budgets                    status of every budget, undelivered alerts (admin)
     POST   /v1/budgets                    {"budgets": [...]}: add or change (admin)
     DELETE /v1/budgets/{id}               delete one budget                  (admin)
     POST   /v1/budgets/evaluate           send the alerts that are due       (admin)
@@ -60,7 +60,9 @@ def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool
         return JSONResponse(decision.to_dict(), status_code=200 if decision.allowed else 429, headers=headers)
 
     async def status(request: Request) -> Response:
-        return JSONResponse({"budgets": [s.to_dict() for s in service.status()]})
+        undelivered = await anyio.to_thread.run_sync(service.undelivered)  # from the store
+        return JSONResponse({"budgets": [s.to_dict() for s in service.status()],
+                             "deliveries": [d.to_dict() for d in undelivered]})
 
     async def set_budgets(request: Request) -> Response:
         try:

@@ -17,19 +17,20 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from ..notify import Alert, Channel, DeliveryAttempt, DeliveryResult, Notifier
+from ..notify import Alert, Channel, DeliveryResult, Notifier
 from ..record import LlmCall
 from .alerts import alert_key, budget_alert
 from .budget_file import BudgetFile, load_budget_file
 from .decision import Decision, decide
+from .deliveries import AlertDeliveries, channels_json, thresholds_of
 from .model import Budget, money_text
 from .spend import BudgetTracker
-from .status import BudgetStatus, budget_status
+from .status import BudgetStatus, DeliveryStatus, budget_status
 from .store import BudgetStore
 from .windows import alert_period_start, minute_of
 
@@ -40,11 +41,13 @@ _CALL_FIELDS = (("app", "app"), ("team", "team"), ("user", "user_id"), ("model",
                 ("provider", "provider"), ("environment", "environment"), ("feature", "feature"),
                 ("tenant", "tenant"))
 _ALL = ("all", "")
+ANOMALY_DELIVERY_SECONDS = 86_400  # how long an anomaly alert is retried
 
 
 @dataclass(frozen=True)
 class FiredAlert:
-    """An alert this evaluator won the claim for, and what became of its deliveries."""
+    """An alert this evaluator won the claim for (or, with `retry`, one claimed earlier that
+    it delivered again), and what became of its deliveries."""
 
     key: str
     kind: str
@@ -52,10 +55,11 @@ class FiredAlert:
     thresholds: tuple[Decimal, ...]
     title: str
     deliveries: tuple[DeliveryResult, ...] = ()
+    retry: bool = False
 
     def to_dict(self) -> dict:
         return {"key": self.key, "kind": self.kind, "budget_id": self.budget_id or None,
-                "thresholds": [money_text(t) for t in self.thresholds], "title": self.title,
+                "thresholds": [money_text(t) for t in self.thresholds], "title": self.title, "retry": self.retry,
                 "deliveries": [{"channel": d.channel, "target": d.target, "ok": d.ok, "attempts": d.attempts,
                                 "status": d.status, "error": d.error} for d in self.deliveries]}
 
@@ -63,7 +67,8 @@ class FiredAlert:
 @dataclass
 class _AlertedInPeriod:
     period_start: int
-    thresholds: set[Decimal] = field(default_factory=set)
+    highest: Decimal | None = None  # the highest threshold alerted in the period
+    looked_up: bool = False  # whether `highest` was read from the store yet
 
 
 class BudgetService:
@@ -72,12 +77,15 @@ class BudgetService:
     `client_factory()` returns a clickhouse-connect client; each thread that talks to the
     store gets its own. `anomalies()`, if given, returns anomaly alerts (`Alert`s whose key
     is stable for one anomaly) to send to `anomaly_channels`. `settle_seconds=0` trusts the
-    store alone: for commands that do not observe calls."""
+    store alone: for commands that do not observe calls. A delivery that fails is tried
+    again at later evaluations, `retry_backoff_seconds` after the first failed round and
+    twice as long after each further one (see deliveries.py)."""
 
     def __init__(self, client_factory: Callable[[], object], *, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time, anomalies: Callable[[], Iterable[Alert]] | None = None,
                  anomaly_channels: Sequence[Channel] = (), settle_seconds: float = 60.0,
-                 instance_id: str | None = None):
+                 instance_id: str | None = None, retry_backoff_seconds: float = 60.0,
+                 max_retry_backoff_seconds: float = 1800.0):
         self._client_factory = client_factory
         self._notifier = notifier or Notifier()
         self._clock = clock
@@ -85,6 +93,9 @@ class BudgetService:
         self.anomaly_channels: tuple[Channel, ...] = tuple(anomaly_channels)
         self._settle = settle_seconds
         self.instance_id = instance_id or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self._deliveries = AlertDeliveries(self._notifier, clock=clock, claimant=self.instance_id,
+                                           backoff_seconds=retry_backoff_seconds,
+                                           max_backoff_seconds=max_retry_backoff_seconds)
         self._local = threading.local()
         self._lock = threading.Lock()  # guards the trackers and indexes
         self._evaluating = threading.Lock()  # one evaluation at a time in this process
@@ -250,58 +261,68 @@ class BudgetService:
             return [budget_status(t.budget, t.start, t.end, t.spend(now), now)
                     for t in sorted(self._trackers.values(), key=lambda t: t.budget.id)]
 
+    def undelivered(self) -> list[DeliveryStatus]:
+        """Alerts a channel has not received yet (pending) or gave up on this past week (failed)."""
+        return self._deliveries.undelivered(self._store())
+
     # --- alerts -----------------------------------------------------------------------------
 
     def evaluate(self) -> list[FiredAlert]:
         """Send the alerts that are due: each threshold once per window per budget (claimed in
-        the store, so other evaluators and later runs do not repeat it), and new anomalies."""
+        the store, so other evaluators and later runs do not repeat it), new anomalies, and
+        the rounds due of deliveries that failed before (also another process's)."""
         with self._evaluating:
             if not self._reconciled:
                 self.reconcile()
             store = self._store()
             now = self._clock()
-            fired: list[FiredAlert] = []
-            deliveries: list[tuple[Alert, Sequence[Channel]]] = []
+            fired: dict[str, FiredAlert] = {}
             for status in self.status():
-                claimed = self._claim_thresholds(store, status, now)
-                if claimed:
-                    period, won = claimed
-                    alert = budget_alert(status, won, alert_key(status.budget.id, period, max(won)))
-                    fired.append(FiredAlert(alert.key, alert.kind, status.budget.id,
-                                            tuple(sorted(won, reverse=True)), alert.title))
-                    deliveries.append((alert, status.budget.channels))
+                alert = self._claim_thresholds(store, status, now)
+                if alert is not None:
+                    fired[alert.key] = FiredAlert(alert.key, alert.kind, status.budget.id, thresholds_of(alert),
+                                                  alert.title)
             for alert in self._due_anomalies(store, now):
-                fired.append(FiredAlert(alert.key, alert.kind, "", (), alert.title))
-                deliveries.append((alert, self.anomaly_channels))
-            attempts: list[DeliveryAttempt] = []
-            results = self._notifier.deliver(deliveries, delivery_log=attempts.append)
-            self._record_deliveries(store, attempts)
-            return [_with_results(alert, results) for alert in fired]
+                fired[alert.key] = FiredAlert(alert.key, alert.kind, "", (), alert.title)
+            rounds = self._deliveries.due_rounds(store)  # the first round of the alerts above too
+            for round_ in rounds:
+                if round_.alert.key not in fired:
+                    fired[round_.alert.key] = FiredAlert(round_.alert.key, round_.alert.kind, round_.stored.budget_id,
+                                                         thresholds_of(round_.alert), round_.alert.title, retry=True)
+            results = self._deliveries.send(store, rounds)
+            return [_with_results(alert, results) for alert in fired.values()]
 
-    def _claim_thresholds(self, store: BudgetStore, status: BudgetStatus, now: float
-                          ) -> tuple[int, list[Decimal]] | None:
-        """Claim the thresholds crossed and not yet alerted; returns (period start, those won)."""
+    def _claim_thresholds(self, store: BudgetStore, status: BudgetStatus, now: float) -> Alert | None:
+        """The alert for the thresholds crossed since the last one in this window, if this
+        evaluator won its claim. One claim per message, keyed by its highest threshold: a
+        threshold counts as alerted once any alert of its window reached it."""
         budget = status.budget
+        crossed = [t for t in budget.thresholds if status.spend >= budget.limit * t]
+        if not crossed:
+            return None
         period = alert_period_start(budget.window, now)
         done = self._alerted.get(budget.id)
         if done is None or done.period_start != period:
             done = self._alerted[budget.id] = _AlertedInPeriod(period)
-        won = []
-        for threshold in budget.thresholds:
-            if threshold in done.thresholds or status.spend < budget.limit * threshold:
-                continue
-            key = alert_key(budget.id, period, threshold)
-            try:
-                if store.claim_alert(dedup_key=key, kind="budget_threshold", budget_id=budget.id,
-                                     window_start=period, threshold=threshold, spend=status.spend,
-                                     limit=budget.limit, title=f"{budget.id} crossed {money_text(threshold)}",
-                                     claimant=self.instance_id, now=time.time()):
-                    won.append(threshold)
-            except Exception:  # the store is down: try again at the next evaluation
-                log.warning("cannot claim alert %s", key, exc_info=True)
-                continue
-            done.thresholds.add(threshold)
-        return (period, won) if won else None
+        top = max(crossed)
+        key = alert_key(budget.id, period, top)
+        try:
+            if not done.looked_up:  # after a start, or in a new window: what the store knows
+                done.highest, done.looked_up = store.highest_alerted(budget.id, period), True
+            if done.highest is not None and top <= done.highest:
+                return None
+            new = sorted((t for t in crossed if done.highest is None or t > done.highest), reverse=True)
+            alert = budget_alert(status, new, key)
+            won = store.claim_alert(dedup_key=key, kind="budget_threshold", budget_id=budget.id, window_start=period,
+                                    threshold=top, spend=status.spend, limit=budget.limit,
+                                    title=f"{budget.id} crossed {money_text(top)}", claimant=self.instance_id,
+                                    now=time.time(), message=alert.to_json(), channels=channels_json(budget.channels),
+                                    expires_at=_window_end(status, period))
+        except Exception:  # the store is down: try again at the next evaluation
+            log.warning("cannot claim alert %s", key, exc_info=True)
+            return None
+        done.highest = top
+        return alert if won else None
 
     def _due_anomalies(self, store: BudgetStore, now: float) -> list[Alert]:
         if self._anomalies is None:
@@ -318,7 +339,9 @@ class BudgetService:
             try:
                 won = store.claim_alert(dedup_key=alert.key, kind="anomaly", budget_id="", window_start=int(now),
                                         threshold=Decimal(0), spend=Decimal(0), limit=Decimal(0), title=alert.title,
-                                        claimant=self.instance_id, now=time.time())
+                                        claimant=self.instance_id, now=time.time(), message=alert.to_json(),
+                                        channels=channels_json(self.anomaly_channels),
+                                        expires_at=now + ANOMALY_DELIVERY_SECONDS)
             except Exception:
                 log.warning("cannot claim alert %s", alert.key, exc_info=True)
                 continue
@@ -328,13 +351,6 @@ class BudgetService:
         while len(self._anomalies_seen) > 100_000:  # forget the oldest; the store still remembers
             del self._anomalies_seen[next(iter(self._anomalies_seen))]
         return due
-
-    def _record_deliveries(self, store: BudgetStore, attempts: list[DeliveryAttempt]) -> None:
-        for attempt in attempts:
-            try:
-                store.record_delivery(attempt, self.instance_id)
-            except Exception:
-                log.warning("cannot record the delivery of alert %s", attempt.alert_key, exc_info=True)
 
     # --- the store ----------------------------------------------------------------------------
 
@@ -346,5 +362,12 @@ class BudgetService:
 
 
 def _with_results(alert: FiredAlert, results: list[DeliveryResult]) -> FiredAlert:
-    mine = tuple(r for r in results if r.alert_key == alert.key)
-    return FiredAlert(alert.key, alert.kind, alert.budget_id, alert.thresholds, alert.title, mine)
+    return replace(alert, deliveries=tuple(r for r in results if r.alert_key == alert.key))
+
+
+def _window_end(status: BudgetStatus, period: int) -> float:
+    """Where retrying an alert of this window stops: the calendar window's end, or the end of
+    the rolling window's alert period."""
+    if status.window_end is not None:
+        return status.window_end
+    return period + status.budget.window.rolling_seconds

@@ -123,17 +123,21 @@ def _delete(args, config) -> int:
 
 
 def _status(args, config) -> int:
-    statuses = _backend(config).status()
+    status = _backend(config).status()
     if args.format == "json":
-        print(json.dumps(statuses, indent=2))
+        print(json.dumps(status, indent=2))
         return 0
     from ..query import format_rows
 
     columns = ["id", "scope", "window", "spend", "limit", "percent", "remaining", "projected", "breach_at", "mode"]
     rows = [[s["id"], "all" if s["scope"] == "all" else f"{s['scope']}={s['value']}", s["window_description"],
              s["spend"], s["limit"], s["percent"], s["remaining"], s["projected_spend"], s["projected_breach_at"],
-             _mode(s)] for s in statuses]
+             _mode(s)] for s in status["budgets"]]
     print(format_rows(columns, rows, "table"))
+    if status["deliveries"]:
+        columns = ["alert", "channel", "target", "state", "attempts", "last_error", "next_attempt_at", "gives_up_at"]
+        print("\nalerts not delivered yet (pending: tried again at next_attempt_at; failed: given up)")
+        print(format_rows(columns, [[d[c] for c in columns] for d in status["deliveries"]], "table"))
     return 0
 
 
@@ -147,7 +151,7 @@ def _evaluate(args, config) -> int:
     for alert in alerts:
         outcomes = ", ".join(f"{d['channel']} {'ok' if d['ok'] else 'FAILED: ' + d['error']}"
                              for d in alert["deliveries"]) or "no channels"
-        print(f"{alert['title']} ({outcomes})")
+        print(f"{'retried: ' if alert['retry'] else ''}{alert['title']} ({outcomes})")
     return 0 if all(d["ok"] for a in alerts for d in a["deliveries"]) else 1
 
 
@@ -223,8 +227,8 @@ class _ServiceBackend:
                 pass
         return deleted
 
-    def status(self) -> list[dict]:
-        return self._call("GET", "/v1/budgets")["budgets"]
+    def status(self) -> dict:
+        return self._call("GET", "/v1/budgets")
 
     def evaluate(self) -> list[dict]:
         return self._call("POST", "/v1/budgets/evaluate", {})["alerts"]
@@ -286,8 +290,10 @@ class _StoreBackend:
     def delete_budgets(self, ids: list[str]) -> list[str]:
         return self._local_service().delete_budgets(ids)
 
-    def status(self) -> list[dict]:
-        return [s.to_dict() for s in self._local_service().status()]
+    def status(self) -> dict:
+        service = self._local_service()
+        return {"budgets": [s.to_dict() for s in service.status()],
+                "deliveries": [d.to_dict() for d in service.undelivered()]}
 
     def evaluate(self) -> list[dict]:
         return [alert.to_dict() for alert in self._local_service().evaluate()]

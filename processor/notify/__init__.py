@@ -4,7 +4,7 @@
     results = notifier.deliver([(alert, [parse_channel({"type": "slack", "webhook": url})])])
 """
 from .base import Alert, ChannelConfigError, PermanentError, TransientError
-from .channels import Channel, parse_channel
+from .channels import Channel, channel_id, parse_channel
 from .notifier import DeliveryAttempt, DeliveryResult, Notifier
 from .slack import SlackChannel, slack_message
 from .smtp import EmailChannel, SmtpSettings
@@ -13,5 +13,5 @@ from .webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookChannel, sign
 __all__ = [
     "Alert", "Channel", "ChannelConfigError", "DeliveryAttempt", "DeliveryResult", "EmailChannel",
     "Notifier", "PermanentError", "SIGNATURE_HEADER", "SlackChannel", "SmtpSettings", "TIMESTAMP_HEADER",
-    "TransientError", "WebhookChannel", "parse_channel", "sign", "slack_message",
+    "TransientError", "WebhookChannel", "channel_id", "parse_channel", "sign", "slack_message",
 ]

@@ -6,6 +6,7 @@ SMTP 5xx, a missing secret): retrying those would only repeat the failure.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -46,6 +47,19 @@ class Alert:
     severity: str = "warning"  # "info", "warning" or "critical"
     fields: tuple[tuple[str, str], ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The alert as the store keeps it until every channel has it."""
+        return json.dumps({"key": self.key, "kind": self.kind, "title": self.title, "summary": self.summary,
+                           "severity": self.severity, "fields": [list(f) for f in self.fields],
+                           "payload": self.payload}, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Alert:
+        data = json.loads(text)
+        return cls(key=data["key"], kind=data["kind"], title=data["title"], summary=data["summary"],
+                   severity=data["severity"], fields=tuple((label, value) for label, value in data["fields"]),
+                   payload=data["payload"])
 
 
 @dataclass(frozen=True)

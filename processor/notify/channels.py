@@ -1,6 +1,8 @@
 """Turning a channel's configuration (a mapping from the budget file or the store) into a channel."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Mapping, Union
 
 from .base import ChannelConfigError
@@ -22,3 +24,10 @@ def parse_channel(config: Any) -> Channel:
         raise ChannelConfigError("type", f"must be one of: {', '.join(CHANNEL_TYPES)}"
                                  if "type" in config else "is required (webhook, slack or email)")
     return CHANNEL_TYPES[kind].parse(config)
+
+
+def channel_id(channel: Channel) -> str:
+    """Tells apart two channels of one type and host; a hash, since the configuration may hold
+    a secret (a Slack webhook's path)."""
+    text = json.dumps(channel.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,7 +1,9 @@
-"""Delivering alerts: every channel in its own thread, each with retries and backoff.
+"""Delivering alerts: every channel in its own thread, each with a few attempts in a row.
 
 A slow or failing channel never holds up the others, and every attempt is reported to a
-delivery log callback (the budget service writes it to `notification_deliveries`).
+delivery log callback (the budget service writes it to `notification_deliveries`). These
+attempts, seconds apart, ride out a blip; a delivery that still fails is tried again in a
+later round, minutes apart, by the budget service (budgets/deliveries.py).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from .base import Alert, PermanentError, SendSettings, TransientError
-from .channels import Channel
+from .channels import Channel, channel_id
 from .smtp import SmtpSettings
 
 log = logging.getLogger(__name__)
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DeliveryAttempt:
-    """One try to send one alert to one channel; `final` marks the channel's last try."""
+    """One try to send one alert to one channel; `final` marks the last try of this delivery."""
 
     alert_key: str
     channel: str
@@ -33,6 +35,7 @@ class DeliveryAttempt:
     status: str
     error: str
     attempted_at: float
+    channel_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class DeliveryResult:
     attempts: int
     status: str
     error: str
+    channel_id: str = ""
 
 
 DeliveryLog = Callable[[DeliveryAttempt], None]
@@ -97,13 +101,13 @@ class Notifier:
                 log.exception("channel %s failed unexpectedly", channel.type)
                 ok, error, final = False, f"{type(exc).__name__}: {exc}", True
             _record(delivery_log, DeliveryAttempt(alert.key, channel.type, channel.target(), attempt, ok, final,
-                                                  status if ok else "", error, started))
+                                                  status if ok else "", error, started, channel_id(channel)))
             if final:
                 if not ok:
                     log.warning("could not deliver alert %s to %s %s: %s", alert.key, channel.type,
                                 channel.target(), error)
                 return DeliveryResult(alert.key, channel.type, channel.target(), ok, attempt,
-                                      status if ok else "", error)
+                                      status if ok else "", error, channel_id(channel))
             self._sleep(self._delay(attempt, retry_after))
         raise AssertionError("unreachable: the last attempt is final")
 

@@ -72,9 +72,9 @@ def free_port() -> int:
 
 class WebhookReceiver:
     """An HTTP server that records every POST and answers with the statuses queued in `answers`
-    (200 once they run out)."""
+    (200 once they run out). `port` 0 picks a free one."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[dict] = []
         self.answers: deque[tuple[int, dict]] = deque()
         receiver = self
@@ -94,7 +94,7 @@ class WebhookReceiver:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()

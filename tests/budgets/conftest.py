@@ -31,6 +31,7 @@ class Mailbox:
     port: int
     ca_file: str
     messages: list = field(default_factory=list)
+    start: object = None  # starts the server (see the smtp_server fixture)
 
     def channel(self, *recipients: str, **smtp) -> dict:
         """An email channel that sends here with STARTTLS and login."""
@@ -57,8 +58,15 @@ def _authenticate(server, session, envelope, mechanism, auth_data):
 
 
 @pytest.fixture
-def mailbox(test_ca, tmp_path, monkeypatch):
+def mailbox(smtp_server):
     """An SMTP server on 127.0.0.1 that requires STARTTLS and then login."""
+    smtp_server.start()
+    return smtp_server
+
+
+@pytest.fixture
+def smtp_server(test_ca, tmp_path, monkeypatch):
+    """The mailbox's server, not running until the test calls `start()`."""
     monkeypatch.setenv(SMTP_PASSWORD_ENV, SMTP_PASSWORD)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     test_ca.issue_cert("127.0.0.1").configure_cert(server_context)
@@ -67,6 +75,8 @@ def mailbox(test_ca, tmp_path, monkeypatch):
     box = Mailbox("127.0.0.1", free_port(), str(ca_file))
     controller = Controller(_Recorder(box), hostname=box.host, port=box.port, tls_context=server_context,
                             require_starttls=True, authenticator=_authenticate, auth_require_tls=True)
-    controller.start()
+    started = []
+    box.start = lambda: (controller.start(), started.append(True))
     yield box
-    controller.stop()
+    if started:
+        controller.stop()

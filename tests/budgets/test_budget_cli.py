@@ -58,7 +58,7 @@ def test_set_list_status_delete_on_the_store(capsys, clickhouse, on_store, tmp_p
     now = time.time()
     store_calls(clickhouse, [llm_call(now - 120, app="mail"), llm_call(now - 60, app="mail")])
     code, out, _ = _cli(capsys, "status", "--format", "json", *on_store)
-    mail = next(s for s in json.loads(out) if s["id"] == "mail.rolling")
+    mail = next(s for s in json.loads(out)["budgets"] if s["id"] == "mail.rolling")
     # Two gpt-4o calls of $1.50 in the last 24 h: 3.00 of 4, 75 %, 1.00 left.
     assert (mail["spend"], mail["percent"], mail["remaining"], mail["hard"]) == ("3", "75.00", "1", False)
     code, out, _ = _cli(capsys, "status", *on_store)
@@ -88,6 +88,28 @@ def test_evaluate_sends_the_due_alerts_once(capsys, clickhouse, on_store, webhoo
     assert (code, out) == (0, "Budget chatbot.rolling at 75% of $2.00 (webhook ok)\n")
     assert _cli(capsys, "evaluate", *on_store)[:2] == (0, "no alerts due\n")  # a later cron run
     assert [doc["thresholds_crossed"] for doc in webhook.documents("/cron")] == [["0.5"]]
+
+
+def test_status_shows_the_alerts_not_delivered_yet(capsys, clickhouse, on_store):
+    import socket
+
+    with socket.socket() as probe:  # bound, never listening: the webhook is down
+        probe.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{probe.getsockname()[1]}/hook"
+        _cli(capsys, "set", "--app", "chatbot", "--window", "rolling", "--duration", "7d", "--limit", "1",
+             "--thresholds", "1", "--webhook", down, *on_store)
+        store_calls(clickhouse, [llm_call(time.time() - 60)])  # 1.50 of 1
+        code, out, _ = _cli(capsys, "evaluate", *on_store)
+    assert code == 1 and out.startswith("Budget chatbot.rolling at 150% of $1.00 (webhook FAILED: cannot reach")
+
+    code, out, _ = _cli(capsys, "status", "--format", "json", *on_store)
+    [pending] = json.loads(out)["deliveries"]
+    assert (pending["budget_id"], pending["channel"], pending["target"], pending["state"], pending["attempts"]) == (
+        "chatbot.rolling", "webhook", down.rsplit("/", 1)[0], "pending", 3)
+    assert pending["alert"].startswith("chatbot.rolling|") and pending["next_attempt_at"] is not None
+    code, out, _ = _cli(capsys, "status", *on_store)
+    table = out.split("alerts not delivered yet", 1)[1]
+    assert code == 0 and "pending" in table and "cannot reach" in table
 
 
 @pytest.fixture
@@ -122,7 +144,9 @@ def test_commands_go_to_the_running_service(capsys, clickhouse, running_service,
     store_calls(clickhouse, calls)
     service.observe(calls)  # 2 × 1.50 = 3.00 of 2
     code, out, _ = _cli(capsys, "status", "--format", "json", *args)
-    assert [(s["id"], s["spend"], s["exceeded"]) for s in json.loads(out)] == [("chatbot.rolling", "3", True)]
+    status = json.loads(out)
+    assert [(s["id"], s["spend"], s["exceeded"]) for s in status["budgets"]] == [("chatbot.rolling", "3", True)]
+    assert status["deliveries"] == []
     assert _cli(capsys, "list", "--format", "json", *args)[0] == 0
 
     code, out, _ = _cli(capsys, "evaluate", "--format", "json", *args)

@@ -20,7 +20,8 @@ ALTER TABLE notification_deliveries
 
 -- A claim on one retry round of one alert to one channel. Every sender inserts with
 -- insert_deduplication_token = alert key | channel id | round, so the store keeps the first
--- insert only, and whoever's row is there sends that round.
+-- insert only, and whoever's row is there sends that round. Partitioned by the alert's
+-- expiry, which all senders agree on: deduplication works within a partition.
 CREATE TABLE IF NOT EXISTS notification_claims
 (
     alert_key String,
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS notification_claims
     expires_at DateTime64(3, 'UTC')
 )
 ENGINE = MergeTree
-PARTITION BY toYYYYMM(claimed_at)
+PARTITION BY toYYYYMM(expires_at)
 ORDER BY (alert_key, channel_id, round)
 SETTINGS non_replicated_deduplication_window = 10000;
 
