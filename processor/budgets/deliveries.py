@@ -56,33 +56,24 @@ class AlertDeliveries:
         """Claim and return every round that is due now; store trouble means none this time."""
         now = self._clock()
         try:
-            alerts = store.open_alerts(now)
-            progress = store.delivery_progress([a.key for a in alerts])
+            outstanding = list(self._outstanding(store, since=now))
         except Exception:
             log.warning("cannot read the alerts still to deliver; will retry", exc_info=True)
             return []
         due = []
-        for stored in alerts:
-            message = _parsed(stored)
-            if message is None:
+        for stored, alert, cid, channel, done in outstanding:
+            if (stored.key, cid) in self._delivered_here or (done is not None and now < self._next_round_at(done)):
                 continue
-            alert, channels = message
-            for cid, channel in channels.items():
-                done = progress.get((stored.key, cid))
-                if (stored.key, cid) in self._delivered_here or (done is not None and done.delivered):
-                    continue
-                if done is not None and now < self._next_round_at(done):
-                    continue
-                number = done.last_round + 1 if done else 1
-                try:
-                    mine = store.claim_round(alert_key=stored.key, channel_id=cid, round_=number,
-                                             claimant=self._claimant, now=now, expires_at=stored.expires_at)
-                except Exception:
-                    log.warning("cannot claim delivery round %d of alert %s", number, stored.key, exc_info=True)
-                    continue
-                if mine:
-                    last = now + self._backoff(number) >= stored.expires_at
-                    due.append(Round(stored, alert, channel, cid, number, last))
+            number = done.last_round + 1 if done else 1
+            try:
+                mine = store.claim_round(alert_key=stored.key, channel_id=cid, round_=number,
+                                         claimant=self._claimant, now=now, expires_at=stored.expires_at)
+            except Exception:
+                log.warning("cannot claim delivery round %d of alert %s", number, stored.key, exc_info=True)
+                continue
+            if mine:
+                last = now + self._backoff(number) >= stored.expires_at
+                due.append(Round(stored, alert, channel, cid, number, last))
         return due
 
     def send(self, store: BudgetStore, rounds: list[Round]) -> list[DeliveryResult]:
@@ -109,9 +100,24 @@ class AlertDeliveries:
     def undelivered(self, store: BudgetStore) -> list[DeliveryStatus]:
         """Deliveries still pending, and those that gave up in the last week."""
         now = self._clock()
-        alerts = store.open_alerts(now - FAILED_SHOWN_SECONDS)
-        progress = store.delivery_progress([a.key for a in alerts])
         found = []
+        for stored, alert, _, channel, done in self._outstanding(store, since=now - FAILED_SHOWN_SECONDS):
+            next_at = max(now, self._next_round_at(done)) if done else now
+            if next_at >= stored.expires_at:  # no round left before the window ends
+                next_at = None
+            found.append(DeliveryStatus(
+                alert_key=stored.key, budget_id=stored.budget_id, title=alert.title, channel=channel.type,
+                target=channel.target(), state="failed" if next_at is None else "pending",
+                rounds=done.last_round if done else 0, attempts=done.attempts if done else 0,
+                last_attempt_at=done.last_attempt_at if done else None,
+                last_error=done.last_error if done else "", next_attempt_at=next_at, gives_up_at=stored.expires_at))
+        return found
+
+    def _outstanding(self, store: BudgetStore, since: float):
+        """(stored alert, alert, channel id, channel, progress or None) for every channel that
+        has not had an alert whose retrying ends after `since`."""
+        alerts = store.open_alerts(since)
+        progress = store.delivery_progress([a.key for a in alerts])
         for stored in alerts:
             message = _parsed(stored)
             if message is None:
@@ -119,19 +125,8 @@ class AlertDeliveries:
             alert, channels = message
             for cid, channel in channels.items():
                 done = progress.get((stored.key, cid))
-                if done is not None and done.delivered:
-                    continue
-                next_at = max(now, self._next_round_at(done)) if done else now
-                if next_at >= stored.expires_at:  # no round left before the window ends
-                    next_at = None
-                found.append(DeliveryStatus(
-                    alert_key=stored.key, budget_id=stored.budget_id, title=alert.title, channel=channel.type,
-                    target=channel.target(), state="failed" if next_at is None else "pending",
-                    rounds=done.last_round if done else 0, attempts=done.attempts if done else 0,
-                    last_attempt_at=done.last_attempt_at if done else None,
-                    last_error=done.last_error if done else "", next_attempt_at=next_at,
-                    gives_up_at=stored.expires_at))
-        return found
+                if done is None or not done.delivered:
+                    yield stored, alert, cid, channel, done
 
     def _next_round_at(self, done: DeliveryProgress) -> float:
         return done.last_claimed_at + self._backoff(done.last_round)
