@@ -38,11 +38,16 @@ class OpsApi:
         return PlainTextResponse("ok")
 
     async def _readyz(self, request: Request) -> Response:
-        """Ready = can accept: the log has room. A store outage alone does not stop intake."""
+        """Ready = requests are taken and stored: the log has room and the drain makes progress.
+        While the store is down (or its disk full) intake goes on into the log, but a load
+        balancer should prefer a replica that is storing."""
+        drain = self._drain
         full = self._log.bytes_used >= self._wal_max_bytes * 0.95
-        body = {"ready": not full, "store_ok": self._drain.store_ok, "store_error": self._drain.store_error,
+        ready = not full and not drain.stalled
+        body = {"ready": ready, "store_ok": not drain.stalled, "store_error": drain.problem,
+                "stalled_seconds": round(drain.stalled_seconds, 1), "log_full": full,
                 "log_bytes": self._log.bytes_used, "log_lag_records": self._log.lag_records}
-        return JSONResponse(body, status_code=503 if full else 200)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def _metrics_text(self, request: Request) -> Response:
         return Response(generate_latest(self._metrics.registry), media_type=CONTENT_TYPE_LATEST)

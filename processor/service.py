@@ -28,6 +28,7 @@ from .auth import Authenticator, KeyStore, keys_path
 from .budgets import BudgetService, anomaly_alert, budget_routes, load_budget_file
 from .budgets.scheduler import BudgetScheduler
 from .config import Config
+from .dead_letters import DeadLetters
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
@@ -77,7 +78,7 @@ class Service:
         self._store_remembered = False
         self.drain = LogDrain(
             log_=self.log, log_id=_log_id(data_dir), metrics=self.metrics, open_writer=self._open_writer,
-            handoff=handoff, dead_letter_path=data_dir / "dead-letter.jsonl",
+            handoff=handoff, dead_letters=DeadLetters(data_dir / "dead-letter.jsonl"),
             batch_bytes=config.writer.batch_bytes, flush_interval_s=config.writer.flush_interval_ms / 1000,
         )
         self.authenticate = _authenticator(config)

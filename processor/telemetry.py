@@ -27,8 +27,16 @@ class ProcessorMetrics:
         self.log_lag = Gauge("llmledger_wal_lag_records", "Log records acknowledged but not yet stored", registry=r)
         self.insert_seconds = Histogram("llmledger_insert_seconds", "Time of one batch insert into ClickHouse",
                                         registry=r)
-        self.insert_retries = Counter("llmledger_insert_retries", "Failed inserts that will be retried", registry=r)
+        self.insert_retries = Counter("llmledger_insert_retries",
+                                      "Failed attempts to store (or to record progress) that will be retried",
+                                      registry=r)
         self.dead_letters = Counter("llmledger_dead_letters", "Log records the store rejected for good", registry=r)
+        self.drain_stalled = Gauge("llmledger_drain_stalled",
+                                   "1 while the log drain cannot make progress (store down, disk full), else 0",
+                                   registry=r)
+        self.drain_crashes = Counter("llmledger_drain_crashes",
+                                     "Unexpected failures of the log drain (each one logged; it starts over)",
+                                     registry=r)
         self.costs = CostMetrics(r)
         self._unpriced_series: set[tuple[str, str]] = set()
         self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],

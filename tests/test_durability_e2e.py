@@ -5,86 +5,20 @@ from __future__ import annotations
 
 import http.client
 import signal
-import threading
 import time
 
+from llm_traffic import RetryingClient, llm_request, run_clients
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from service_harness import start_service
 
 
-def _request(number: int, spans: int = 50) -> bytes:
-    """A request of `spans` LLM spans with ids unique to `number`."""
-    now = time.time_ns()
-    request = ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.add(key="service.name", value=AnyValue(string_value="load"))
-    scope = resource_spans.scope_spans.add()
-    for n in range(spans):
-        span = scope.spans.add(trace_id=(number + 1).to_bytes(16, "big"),
-                               span_id=(number * spans + n + 1).to_bytes(8, "big"),
-                               name="chat gpt-4o-mini", kind=Span.SPAN_KIND_CLIENT,
-                               start_time_unix_nano=now - 10**9, end_time_unix_nano=now)
-        for key, value in (("gen_ai.operation.name", AnyValue(string_value="chat")),
-                           ("gen_ai.provider.name", AnyValue(string_value="openai")),
-                           ("gen_ai.request.model", AnyValue(string_value="gpt-4o-mini")),
-                           ("gen_ai.usage.input_tokens", AnyValue(int_value=1000)),
-                           ("gen_ai.usage.output_tokens", AnyValue(int_value=100))):
-            span.attributes.append(KeyValue(key=key, value=value))
-    return request.SerializeToString()
-
-
-class RetryingClient:
-    """Sends its requests in order, each until a 200; counts the 503s it was told to wait on."""
-
-    def __init__(self, bodies: list[bytes]):
-        self.bodies = bodies
-        self.acknowledged = 0
-        self.refused = 0
-        self.url = None
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        for body in self.bodies:
-            while not self.stop.is_set():
-                status, retry_after = self._post(body)
-                if status == 200:
-                    self.acknowledged += 1
-                    break
-                if status == 503:
-                    self.refused += 1
-                time.sleep(retry_after)
-
-    def _post(self, body: bytes) -> tuple[int | None, float]:
-        url = self.url
-        if url is None:
-            return None, 0.1
-        try:
-            connection = http.client.HTTPConnection(url.split("//", 1)[1], timeout=30)
-            connection.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
-            response = connection.getresponse()
-            response.read()
-            connection.close()
-            return response.status, float(response.getheader("Retry-After") or 0.05)
-        except OSError:  # the service is down: try again shortly, like an exporter would
-            return None, 0.1
-
-
-def _run_clients(clients: list[RetryingClient], url: str) -> None:
-    for client in clients:
-        client.url = url
-        client.thread.start()
-
-
 def test_kill_9_under_load_loses_and_doubles_nothing(tmp_path):
     data_dir = tmp_path / "data"
-    clients = [RetryingClient([_request(c * 1000 + n) for n in range(40)]) for c in range(3)]
+    clients = [RetryingClient([llm_request(c * 1000 + n) for n in range(40)]) for c in range(3)]
     total_spans = sum(len(c.bodies) for c in clients) * 50
     service = start_service(data_dir)
-    _run_clients(clients, service.http_url)
+    run_clients(clients, service.http_url)
     while sum(c.acknowledged for c in clients) < 15:
         time.sleep(0.01)
     for client in clients:
@@ -116,8 +50,8 @@ def test_store_refusing_inserts_then_recovering_loses_nothing(tmp_path):
     try:
         service.query("SELECT 1")  # the store is open
         service.query("DETACH TABLE llm_spans")  # from now on every insert into it fails
-        clients = [RetryingClient([_request(c * 1000 + n) for n in range(30)]) for c in range(2)]
-        _run_clients(clients, service.http_url)
+        clients = [RetryingClient([llm_request(c * 1000 + n) for n in range(30)]) for c in range(2)]
+        run_clients(clients, service.http_url)
         deadline = time.monotonic() + 60
         while sum(c.refused for c in clients) == 0:
             assert time.monotonic() < deadline, "the log never filled"
@@ -152,8 +86,8 @@ def test_a_corrupted_log_tail_is_skipped_and_the_good_records_kept(tmp_path):
     config = tmp_path / "no-store.yaml"
     config.write_text("storage:\n  clickhouse_url: http://127.0.0.1:9/\n")  # nothing listens: all stays in the log
     service = start_service(data_dir, "--config", str(config))
-    client = RetryingClient([_request(n, spans=10) for n in range(5)])
-    _run_clients([client], service.http_url)
+    client = RetryingClient([llm_request(n, spans=10) for n in range(5)])
+    run_clients([client], service.http_url)
     client.thread.join(timeout=60)
     assert client.acknowledged == 5
     service.stop(sig=signal.SIGKILL)
@@ -176,13 +110,13 @@ def test_records_the_store_rejects_go_to_dead_letters_and_the_rest_is_written(tm
     try:
         # A rule in the store that some rows break: ClickHouse refuses them on insert.
         service.query("ALTER TABLE llm_spans ADD CONSTRAINT small_calls CHECK input_tokens < 5000")
-        bad = ExportTraceServiceRequest.FromString(_request(7, spans=3))
+        bad = ExportTraceServiceRequest.FromString(llm_request(7, spans=3))
         for span in bad.resource_spans[0].scope_spans[0].spans:
             for attribute in span.attributes:
                 if attribute.key == "gen_ai.usage.input_tokens":
                     attribute.value.int_value = 9000
-        client = RetryingClient([_request(1, spans=5), bad.SerializeToString(), _request(2, spans=5)])
-        _run_clients([client], service.http_url)
+        client = RetryingClient([llm_request(1, spans=5), bad.SerializeToString(), llm_request(2, spans=5)])
+        run_clients([client], service.http_url)
         client.thread.join(timeout=60)
         assert client.acknowledged == 3  # all were durable when acknowledged
 

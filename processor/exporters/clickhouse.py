@@ -38,6 +38,9 @@ def _insert_settings(token: str) -> dict:
         "insert_deduplication_token": token,
         # The rollups are fed by materialized views: deduplicate their blocks too.
         "deduplicate_blocks_in_dependent_materialized_views": 1,
+        # A batch of spans from many days (a backfill) spans many partitions; past the default
+        # of 100 ClickHouse refuses the whole batch, again on every retry.
+        "max_partitions_per_insert_block": 0,
     }
 
 
@@ -55,13 +58,17 @@ class ClickHouseWriter:
         self._client = client
         self._trace_columns = trace_columns
 
-    def write(self, trace_rows: list[list], llm_rows: list[list], token: str, *, skip_traces: bool = False) -> None:
+    def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
         """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists.
-        `skip_traces` when the trace rows are known to be stored already. Raises InsertFailed."""
-        if trace_rows and not skip_traces:
+        Raises InsertFailed."""
+        if trace_rows:
             self._insert("otel_traces", trace_rows, self._trace_columns, token)
         if llm_rows:
             self._insert("llm_spans", llm_rows, LLM_SPANS_COLUMNS, token)
+
+    def ping(self) -> None:
+        """Raises when the store cannot answer."""
+        self._client.command("SELECT 1")
 
     def _insert(self, table: str, rows: list[list], columns: tuple[str, ...], token: str) -> None:
         try:

@@ -7,16 +7,42 @@ talk to the running service instead (see `llmledger.processor.cli.query`).
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import DataError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
 class StoreUnavailable(Exception):
     """The store cannot be opened or reached; the message says why and what to do."""
+
+
+# ClickHouse errors that say the rows themselves cannot be stored: the same rows fail the same
+# way however often they are sent. Every other error (a full disk, NOT_ENOUGH_SPACE; too many
+# parts; memory; timeouts; the network; a table detached or being repaired; missing grants) is
+# the store being unable for now, and is waited out: retrying those never loses anything.
+_DATA_ERRORS = frozenset({
+    "CANNOT_PARSE_TEXT", "CANNOT_PARSE_ESCAPE_SEQUENCE", "CANNOT_PARSE_QUOTED_STRING",
+    "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "CANNOT_PARSE_DATE", "CANNOT_PARSE_DATETIME", "CANNOT_PARSE_NUMBER",
+    "CANNOT_PARSE_UUID", "CANNOT_PARSE_BOOL", "UNEXPECTED_DATA_AFTER_PARSED_VALUE", "TYPE_MISMATCH",
+    "CANNOT_CONVERT_TYPE", "ARGUMENT_OUT_OF_BOUND", "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE", "DECIMAL_OVERFLOW",
+    "INCORRECT_DATA", "TOO_LARGE_STRING_SIZE", "TOO_LARGE_ARRAY_SIZE", "SIZES_OF_ARRAYS_DONT_MATCH",
+    "CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN", "VIOLATED_CONSTRAINT",
+})
+_ERROR_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)")
+
+
+def is_data_rejection(exc: BaseException) -> bool:
+    """True when the store refused these rows for what they hold (they would fail again), False
+    when it could not take them now. Values the driver cannot encode into their column types
+    (a number out of range) are rejections too; other driver and network errors are not."""
+    if isinstance(exc, (DataError, OverflowError, struct.error, UnicodeError)):
+        return True
+    return not _DATA_ERRORS.isdisjoint(_ERROR_NAME.findall(str(exc)))
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
