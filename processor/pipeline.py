@@ -7,6 +7,7 @@ outcome into its protocol's answer.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import pickle
 import threading
@@ -18,6 +19,7 @@ import anyio
 
 from .exporters.clickhouse import llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
+from .normalize.validation import call_problem
 from .pricing import Pricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
@@ -55,29 +57,113 @@ class Backpressure(Exception):
 
 
 class RecentSpans:
-    """A bounded memory of (trace id, span id) pairs already accepted.
+    """A bounded memory of (trace id, span id) pairs accepted, or being accepted right now.
 
     The OTLP spec lets clients retry a request whose answer they lost; such a retry must not
-    count the spans twice. Batches replayed from the log are deduplicated by ClickHouse
-    (insert tokens); this catches the client's own retries, which arrive as new requests."""
+    count the spans twice, also when it arrives while the first attempt is still being
+    written to the log (a client that timed out under load sends it again at once). So a
+    request *claims* its spans' keys before its log append: a request carrying a key that
+    is claimed is not logged again but waits for the claim's append, and a failed append
+    releases its keys for the client's retry. Batches replayed from the log are deduplicated
+    by ClickHouse (insert tokens); this catches the clients' own retries."""
 
     def __init__(self, capacity: int = 500_000):
         self._capacity = capacity
         # The 64-bit hash of each pair, not the pair: a third of the memory (about 100 bytes an
         # entry); a false match needs a hash collision among the last `capacity` spans (~1e-8).
-        self._seen: dict[int, None] = {}  # insertion-ordered: the oldest go first
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return hash(key) in self._seen
+        # The value is the claim logging it, or None once it is durable. Insertion-ordered: the
+        # oldest go first.
+        self._seen: dict[int, SpanClaim | None] = {}
+        self._lock = threading.Lock()
 
     def add_all(self, keys: list[tuple[str, str]]) -> None:
+        """Count these pairs as durable (used at start-up)."""
+        with self._lock:
+            for key in keys:
+                self._seen[hash(key)] = None
+            self._bound()
+
+    def claim(self, keys: list[tuple[str, str]]) -> tuple[SpanClaim, list[bool]]:
+        """Claim the keys nobody has yet. Returns the claim and, per key, whether it is this
+        claim's (False: seen before, claimed by a request in flight, or earlier in `keys`)."""
+        claim = SpanClaim()
+        fresh = []
+        with self._lock:
+            seen = self._seen
+            for key in keys:
+                hashed = hash(key)
+                holder = seen.get(hashed, _ABSENT)
+                if holder is _ABSENT:
+                    seen[hashed] = claim
+                    claim.hashes.append(hashed)
+                    fresh.append(True)
+                    continue
+                fresh.append(False)
+                if holder is not None and holder is not claim:
+                    claim.waits_for.add(holder)
+            self._bound()
+        return claim, fresh
+
+    def unclaim(self, claim: SpanClaim, keys: list[tuple[str, str]]) -> None:
+        """Give back some of the claim's keys (spans rejected after all)."""
+        with self._lock:
+            for key in keys:
+                hashed = hash(key)
+                if self._seen.get(hashed) is claim:
+                    del self._seen[hashed]
+
+    def settle(self, claim: SpanClaim) -> None:
+        """The claim's spans are durable."""
+        with self._lock:
+            seen = self._seen
+            for hashed in claim.hashes:
+                if seen.get(hashed) is claim:
+                    seen[hashed] = None
+        claim.finish(durable=True)
+
+    def release(self, claim: SpanClaim) -> None:
+        """The claim's append failed: its keys are free for the client's retry."""
+        with self._lock:
+            seen = self._seen
+            for hashed in claim.hashes:
+                if seen.get(hashed) is claim:
+                    del seen[hashed]
+        claim.finish(durable=False)
+
+    def _bound(self) -> None:
         seen = self._seen
-        for key in keys:
-            seen[hash(key)] = None
         overflow = len(seen) - self._capacity
         if overflow > 0:
             for key in list(itertools.islice(seen, overflow)):
                 del seen[key]
+
+
+_ABSENT = object()
+
+
+class SpanClaim:
+    """One request's claim on its spans' keys, from before its log append until the append's outcome."""
+
+    __slots__ = ("hashes", "waits_for", "durable", "_done")
+
+    def __init__(self) -> None:
+        self.hashes: list[int] = []
+        self.waits_for: set[SpanClaim] = set()  # claims in flight that hold some of this request's keys
+        self.durable: bool | None = None
+        self._done: asyncio.Event | None = None  # made by the first waiter: most claims have none
+
+    def finish(self, *, durable: bool) -> None:
+        self.durable = durable
+        if self._done is not None:
+            self._done.set()
+
+    async def wait(self) -> bool:
+        """Whether the claim's spans became durable (settle and release run on the event loop)."""
+        if self.durable is None:
+            if self._done is None:
+                self._done = asyncio.Event()
+            await self._done.wait()
+        return self.durable
 
 
 class RowsHandoff:
@@ -140,72 +226,83 @@ class Pipeline:
         self._recent.add_all(keys)
 
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
-        batch, keys = self.prepare(request, principal)
-        if batch.trace_rows:
-            llm_rows = [llm_span_row(c) for c in batch.calls]
-            if self._log.persistent:
-                payload = encode_batch(batch.trace_rows, llm_rows)
-            else:
-                payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
+        batch, claim = self.prepare(request, principal)
+        # Once claimed, see the append through even if the client goes away: its outcome decides
+        # whether the claimed spans count as accepted.
+        with anyio.CancelScope(shield=True):
             try:
-                seq = await anyio.to_thread.run_sync(self._log.append, payload)
-            except LogFull:
-                self._metrics.requests_refused.labels("log_full").inc()
-                raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
-            except LogFailed as exc:
-                self._metrics.requests_refused.labels("log_failed").inc()
-                raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
-            if self._handoff is not None and self._log.persistent:
-                self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
-            # Only now, once durable: a refused request must stay retryable.
-            self._recent.add_all(keys)
-            for observe in self._observers:
-                observe(batch.calls)
+                if batch.trace_rows:
+                    await self._log_batch(batch)
+            except BaseException:
+                self._recent.release(claim)
+                raise
+            self._recent.settle(claim)
+        # Spans this request shares with requests still being logged: answer once those are durable.
+        for other in claim.waits_for:
+            if not await other.wait():
+                raise Backpressure("a concurrent request with the same spans could not be logged", retry_after=1)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
+    async def _log_batch(self, batch) -> None:
+        llm_rows = [llm_span_row(c) for c in batch.calls]
+        if self._log.persistent:
+            payload = encode_batch(batch.trace_rows, llm_rows)
+        else:
+            payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
+        try:
+            seq = await anyio.to_thread.run_sync(self._log.append, payload)
+        except LogFull:
+            self._metrics.requests_refused.labels("log_full").inc()
+            raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+        except LogFailed as exc:
+            self._metrics.requests_refused.labels("log_failed").inc()
+            raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
+        if self._handoff is not None and self._log.persistent:
+            self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
+        for observe in self._observers:
+            observe(batch.calls)
+
     def prepare(self, request, principal: Principal | None):
-        """Normalize and price a request; drop spans already accepted. Pure CPU, no I/O."""
+        """Normalize, claim and price a request: drop spans already accepted (or being accepted),
+        reject those that cannot be stored. Pure CPU, no I/O. Returns the batch and the claim."""
         metrics = self._metrics
         batch = normalize_request(request, now_ns=time.time_ns(), wrappers=self._wrappers)
         metrics.spans_received.inc(len(batch.trace_rows) + batch.rejected)
-        if batch.rejected:
-            metrics.spans_rejected.inc(batch.rejected)
 
-        keys = [(row[self._trace_id], row[self._span_id]) for row in batch.trace_rows]
-        fresh = [key not in self._recent for key in keys]
+        claim, fresh = self._recent.claim(self._keys(batch.trace_rows))
         if not all(fresh):
-            self._drop_duplicates(batch, fresh)
-            metrics.spans_duplicate.inc(len(keys) - len(batch.trace_rows))
-            keys = [key for key, new in zip(keys, fresh) if new]
+            before = len(batch.trace_rows)
+            batch.keep_rows(fresh)
+            metrics.spans_duplicate.inc(before - len(batch.trace_rows))
 
+        problems = {}
         for call, row_index in zip(batch.calls, batch.call_rows):
             if principal is not None:
                 # A key bound to an app/tenant decides attribution, whatever the spans claim.
                 call.app = principal.app or call.app
                 call.tenant = principal.tenant or call.tenant
             self._pricer.price(call)
-            if call.unpriced:
-                metrics.count_unpriced(call.provider, call.model)
+            problem = call_problem(call)
+            if problem:
+                problems[row_index] = problem
+        if problems:
+            self._recent.unclaim(claim, self._keys([batch.trace_rows[i] for i in problems]))
+            batch.reject_rows(problems)
+        if batch.rejected:
+            metrics.spans_rejected.inc(batch.rejected)
+
+        for call, row_index in zip(batch.calls, batch.call_rows):
             attributes = batch.trace_rows[row_index][self._span_attributes]
             if call.cost is not None:
                 attributes["llmledger.cost"] = str(call.cost)
                 attributes["llmledger.price_source"] = call.price_source
             else:
                 attributes["llmledger.unpriced"] = "true"
-        return batch, keys
+                metrics.count_unpriced(call.provider, call.model)
+        return batch, claim
 
-    @staticmethod
-    def _drop_duplicates(batch, fresh: list[bool]) -> None:
-        new_index = {}
-        kept_rows = []
-        for old, (row, new) in enumerate(zip(batch.trace_rows, fresh)):
-            if new:
-                new_index[old] = len(kept_rows)
-                kept_rows.append(row)
-        kept = [(call, new_index[i]) for call, i in zip(batch.calls, batch.call_rows) if i in new_index]
-        batch.trace_rows = kept_rows
-        batch.calls = [call for call, _ in kept]
-        batch.call_rows = [i for _, i in kept]
+    def _keys(self, trace_rows: list[list]) -> list[tuple[str, str]]:
+        return [(row[self._trace_id], row[self._span_id]) for row in trace_rows]
 
 
 # Log records are the priced rows, pickled: written and read only by this service, and

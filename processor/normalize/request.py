@@ -9,7 +9,7 @@ from llmledger.processor.record import LlmCall
 from .attribution import Attribution, resource_attribution
 from .conventions import SERVICE_NAME_KEY
 from .llm_call import is_llm_call, read_llm_call
-from .trace_rows import STATUS_CODE_NAMES, trace_row
+from .trace_rows import OTEL_TRACES_COLUMNS, STATUS_CODE_NAMES, trace_row
 from .usage import InvalidSpan
 from .validation import span_problem
 from .values import attributes_text
@@ -17,6 +17,8 @@ from .wrappers import WrapperFilter
 
 # Enough reasons for an OTLP partial_success message; the count says the rest.
 MAX_ERRORS = 10
+SPAN_NAME_INDEX = OTEL_TRACES_COLUMNS.index("SpanName")
+SPAN_ID_INDEX = OTEL_TRACES_COLUMNS.index("SpanId")
 
 
 @dataclass(slots=True)
@@ -30,9 +32,32 @@ class Normalized:
     errors: list[str] = field(default_factory=list)  # the first few reasons
 
     def reject(self, span, problem: str) -> None:
+        self._note_rejection(span.name, span.span_id.hex(), problem)
+
+    def reject_rows(self, problems: dict[int, str]) -> None:
+        """Reject the spans of these rows (index -> why) after the fact: drop them and their calls."""
+        for index, problem in problems.items():
+            row = self.trace_rows[index]
+            self._note_rejection(row[SPAN_NAME_INDEX], row[SPAN_ID_INDEX], problem)
+        self.keep_rows([index not in problems for index in range(len(self.trace_rows))])
+
+    def keep_rows(self, keep: list[bool]) -> None:
+        """Keep only the rows marked True (and their calls)."""
+        new_index = {}
+        kept_rows = []
+        for old, (row, wanted) in enumerate(zip(self.trace_rows, keep)):
+            if wanted:
+                new_index[old] = len(kept_rows)
+                kept_rows.append(row)
+        kept = [(call, new_index[i]) for call, i in zip(self.calls, self.call_rows) if i in new_index]
+        self.trace_rows = kept_rows
+        self.calls = [call for call, _ in kept]
+        self.call_rows = [i for _, i in kept]
+
+    def _note_rejection(self, name: str, span_id_hex: str, problem: str) -> None:
         self.rejected += 1
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append(f"span {span.name!r} ({span.span_id.hex() or 'no id'}): {problem}")
+            self.errors.append(f"span {name!r} ({span_id_hex or 'no id'}): {problem}")
 
 
 def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = None) -> Normalized:
@@ -54,17 +79,15 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
             scope_name = scope.name
             scope_version = scope.version
             for span in scope_spans.spans:
-                raw_trace_id = span.trace_id
-                raw_span_id = span.span_id
-                parent = span.parent_span_id
-                start = span.start_time_unix_nano
-                end = span.end_time_unix_nano
-                problem = span_problem(raw_trace_id, raw_span_id, parent, start, end, now_ns)
+                problem = span_problem(span, now_ns)
                 if problem:
                     result.reject(span, problem)
                     continue
-                trace_id = raw_trace_id.hex()
-                span_id = raw_span_id.hex()
+                parent = span.parent_span_id
+                start = span.start_time_unix_nano
+                end = span.end_time_unix_nano
+                trace_id = span.trace_id.hex()
+                span_id = span.span_id.hex()
                 parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
                 span_attributes = attributes_text(span.attributes)
                 if is_llm_call(span_attributes):

@@ -36,9 +36,7 @@ from .conventions import (
     OUTPUT_TOKEN_KEYS,
     REASONING_TOKEN_KEYS,
 )
-
-# No single call uses this many tokens; a larger count is a broken emitter.
-MAX_TOKENS_PER_CALL = 100_000_000
+from .validation import MAX_TOKENS_PER_CALL
 
 
 class InvalidSpan(ValueError):
