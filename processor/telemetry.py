@@ -15,7 +15,8 @@ class ProcessorMetrics:
         self.spans_rejected = Counter("llmledger_spans_rejected", "Spans rejected as invalid (partial success)",
                                       registry=r)
         self.spans_duplicate = Counter("llmledger_spans_duplicate",
-                                       "Spans dropped because they were already accepted (client retries)",
+                                       "Spans dropped because they were already accepted or being accepted "
+                                       "(client retries)",
                                        registry=r)
         self.spans_stored = Counter("llmledger_spans_stored", "Spans written to otel_traces", registry=r)
         self.llm_calls_stored = Counter("llmledger_llm_calls_stored", "LLM calls written to llm_spans", registry=r)
