@@ -16,7 +16,10 @@ Why no sum can overflow (every column that is summed, raw or in a rollup):
 - Money is `Decimal(38, 12)`: |x| < 10^26. ClickHouse's `sum()` of it stays Decimal(38, 12)
   and wraps silently past that, and so do SummingMergeTree merges. Every stored cost is at
   most MAX_COST_USD = 10^6, so a sum of n of them is at most n x 10^6 and reaches 10^26 only
-  past n = 10^20 calls: three million years at a million calls a second.
+  past n = 10^20 calls: three million years at a million calls a second. Money derived per
+  call (the cache savings: the input price per token times the cache-read tokens, less their
+  cost) is at most 10^6 x 3 x 10^8 = 3 x 10^14 even at an absurd price of a million dollars
+  a token, so its sums need 3 x 10^11 such calls.
 - Tokens are `UInt64`: < 1.8 x 10^19. A stored count is at most 3 x MAX_TOKENS_PER_CALL
   (input includes cache read and cache write, each bounded), and a sum reaches 2^64 only
   past 1.8 x 10^19 tokens: 570 years at a billion tokens a second.
