@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 10.0
 _SMALL_BACKLOG = 20  # log records
-_PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz stays true
+_PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz tells the truth
 
 T = TypeVar("T")
 Rows = tuple[int, list[list], list[list]]  # (log seq, otel_traces rows, llm_spans rows)
