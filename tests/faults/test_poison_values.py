@@ -11,6 +11,8 @@ import time
 
 from otlp_spans import CHAT, post, request_of, span
 
+from service_harness import start_service
+
 NOW = time.time_ns()
 DAY_NS = 86_400 * 10**9
 
@@ -66,12 +68,18 @@ def test_poison_values_reject_their_span_and_the_siblings_are_stored(service):
     assert not (service.data_dir / "dead-letter.jsonl").exists()
 
 
-def test_a_backfill_of_many_days_in_one_batch_is_stored(service):
+def test_a_backfill_of_many_days_in_one_batch_is_stored(tmp_path):
     # ClickHouse refuses an insert touching more than 100 partitions by default (one a day in
     # otel_traces): a batch of old spans from 150 days must not be refused on every retry.
-    spans = [span(n + 1, "backfilled chat", CHAT, trace=n + 1, start_ns=NOW - (n + 1) * DAY_NS) for n in range(150)]
-    status, answer = post(service, request_of(*spans))
-    assert status == 200 and answer.partial_success.rejected_spans == 0
-    assert service.wait_for("SELECT count() FROM llm_spans", 150) == 150
-    assert service.scalar("SELECT uniqExact(toDate(Timestamp)) FROM otel_traces") == 150
-    assert service.wait_for("SELECT sum(requests) FROM llm_cost_hourly", 150) == 150
+    # (Raw spans are kept 400 days here, so that none of them expires during the test.)
+    service = start_service(tmp_path / "data", env={"LLMLEDGER_RETENTION_RAW_SPANS_DAYS": "400"})
+    try:
+        spans = [span(n + 1, "backfilled chat", CHAT, trace=n + 1, start_ns=NOW - (n + 1) * DAY_NS)
+                 for n in range(150)]
+        status, answer = post(service, request_of(*spans))
+        assert status == 200 and answer.partial_success.rejected_spans == 0
+        assert service.wait_for("SELECT count() FROM llm_spans", 150) == 150
+        assert service.scalar("SELECT uniqExact(toDate(Timestamp)) FROM otel_traces") == 150
+        assert service.wait_for("SELECT sum(requests) FROM llm_cost_hourly", 150) == 150
+    finally:
+        service.stop()
