@@ -12,10 +12,14 @@ One small module per job; each module's docstring documents its API:
                end its call on every way a stream can end.
 - `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
                bucket boundaries.
+- `hook`       `before_send` / `abefore_send`: the one place every patch passes a
+               call through before sending it (the budget guard; caching and
+               routing belong there too), with a `ModelSetter` per SDK.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
-- `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip
-               missing targets and spot another instrumentation's patches.
+- `patching`   `wrap` / `unwrap` / `foreign_wrapper` / `sdk_missing`: wrapt patches
+               that skip missing targets and SDKs and spot another
+               instrumentation's patches.
 - `safety`     `report_internal_error`: log our own failures, never raise them.
 - `attributes` the attribute and metric names.
 
@@ -23,7 +27,7 @@ Nothing here imports an LLM SDK or an HTTP library.
 """
 from . import attributes
 from .call import GenAICall, Telemetry
-from .patching import foreign_wrapper, unwrap, wrap
+from .patching import foreign_wrapper, sdk_missing, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
 from .streams import AsyncStreamProxy, SyncStreamProxy
@@ -40,6 +44,7 @@ __all__ = [
     "Usage",
     "foreign_wrapper",
     "report_internal_error",
+    "sdk_missing",
     "unwrap",
     "wrap",
 ]

@@ -37,6 +37,15 @@ KNOWN_INSTRUMENTATIONS = (
     ("openinference.instrumentation", "an OpenInference instrumentation"),
     ("openlit", "OpenLIT"),
     ("langfuse", "Langfuse's OpenAI integration"),
+    ("opentelemetry.instrumentation.google_genai", "the official OpenTelemetry Google Gen AI instrumentation "
+     "(opentelemetry-instrumentation-google-genai)"),
+    ("opentelemetry.instrumentation.bedrock", "OpenLLMetry's Bedrock instrumentation "
+     "(opentelemetry-instrumentation-bedrock)"),
+    ("opentelemetry.instrumentation.botocore", "the OpenTelemetry botocore instrumentation's Bedrock extension"),
+    ("opentelemetry.instrumentation.mistralai", "OpenLLMetry's Mistral instrumentation "
+     "(opentelemetry-instrumentation-mistralai)"),
+    ("opentelemetry.instrumentation.cohere", "OpenLLMetry's Cohere instrumentation "
+     "(opentelemetry-instrumentation-cohere)"),
 )
 
 
@@ -103,3 +112,13 @@ def unwrap(module: str, target: str) -> None:
     current = _raw_attribute(owner, name)
     if isinstance(current, _Proxy) and _wrapper_module(current).startswith(_OUR_PREFIX):
         setattr(owner, name, current.__wrapped__)
+
+
+def sdk_missing(instrumentor: Any) -> bool:
+    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+
+    conflict = get_dependency_conflicts(list(instrumentor.instrumentation_dependencies()))
+    if conflict is None:
+        return False
+    logger.debug("llmledger: %s not applied: %s", type(instrumentor).__name__, conflict)
+    return True

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from opentelemetry import context, trace
 
-from .._genai.budget_hook import aenforce_budget, enforce_budget
+from .._genai.hook import abefore_send, before_send, set_json_body_model
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
 from .readers import REQUEST_SERVICE_TIER, input_messages, read_message
@@ -81,7 +81,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        enforce_budget(call, args, kwargs)
+        args, kwargs = before_send(call, args, kwargs, set_json_body_model)
         token = _activate(call)
         try:
             result = wrapped(*args, **kwargs)
@@ -97,7 +97,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        await aenforce_budget(call, args, kwargs)
+        args, kwargs = await abefore_send(call, args, kwargs, set_json_body_model)
         token = _activate(call)
         try:
             result = await wrapped(*args, **kwargs)

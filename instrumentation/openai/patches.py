@@ -18,7 +18,7 @@ import importlib
 import weakref
 from typing import Any, Callable, Mapping
 
-from .._genai.budget_hook import aenforce_budget, enforce_budget
+from .._genai.hook import abefore_send, before_send, set_json_body_model
 from .._genai import (
     AsyncStreamProxy,
     GenAICall,
@@ -121,7 +121,7 @@ class RequestPatches:
         if started is None:
             return wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
-        enforce_budget(call, args, kwargs)
+        args, kwargs = before_send(call, args, kwargs, set_json_body_model)
         token = call.activate()
         try:
             result = wrapped(*args, **kwargs)
@@ -137,7 +137,7 @@ class RequestPatches:
         if started is None:
             return await wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
-        await aenforce_budget(call, args, kwargs)
+        args, kwargs = await abefore_send(call, args, kwargs, set_json_body_model)
         token = call.activate()
         try:
             result = await wrapped(*args, **kwargs)
