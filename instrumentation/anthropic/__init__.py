@@ -30,7 +30,7 @@ from typing import Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, unwrap, wrap
+from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -56,6 +56,8 @@ class AnthropicInstrumentor(BaseInstrumentor):
         return ("anthropic >= 0.40",)
 
     def _instrument(self, **kwargs) -> None:
+        if sdk_missing(self):
+            return
         try:
             self._patch(**kwargs)
         except Exception:  # never let instrumenting break the app's start

@@ -29,7 +29,7 @@ from typing import Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, unwrap, wrap
+from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -72,6 +72,8 @@ class OpenAIInstrumentor(BaseInstrumentor):
         return ("openai >= 1.0",)
 
     def _instrument(self, **kwargs) -> None:
+        if sdk_missing(self):
+            return
         try:
             self._patch(**kwargs)
         except Exception:  # never let instrumenting break the app's start

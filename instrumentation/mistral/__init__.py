@@ -1,0 +1,69 @@
+"""Zero-code tracing of the `mistralai` SDK: GenAI spans and metrics for chat and embeddings.
+
+    from llmledger.instrumentation.mistral import MistralInstrumentor
+    MistralInstrumentor().instrument()         # or: opentelemetry-instrument python app.py
+
+`instrument()` accepts the usual `tracer_provider=` and `meter_provider=`, and
+`settings=` (a `llmledger.instrumentation._genai.Settings`) instead of reading the
+environment.
+
+Traced: `chat.complete`, `chat.stream`, `embeddings.create` and their `_async` forms
+(and what is built on them, such as `chat.parse`). Each call is one CLIENT span
+`chat {model}` / `embeddings {model}` with provider `mistral_ai`; cached prompt tokens
+(`usage.prompt_tokens_details.cached_tokens`) are part of the input, as Mistral counts.
+
+If another instrumentation (OpenLLMetry, ...) already patched these methods, llmledger
+leaves the calls to it with a warning naming it.
+
+`mistralai` is not imported until `instrument()`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Collection
+
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
+
+logger = logging.getLogger("llmledger.instrumentation")
+
+SCOPE_NAME = "llmledger.instrumentation.mistral"
+
+# Where the SDK keeps its resources: `mistralai.client` since 2.0, `mistralai` before.
+_PACKAGES = ("mistralai.client", "mistralai")
+
+
+class MistralInstrumentor(BaseInstrumentor):
+    _targets: tuple = ()  # the (module, target) pairs patched (BaseInstrumentor is a singleton)
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("mistralai >= 1.0",)
+
+    def _instrument(self, **kwargs) -> None:
+        if sdk_missing(self):
+            return
+        try:
+            self._patch(**kwargs)
+        except Exception:  # never let instrumenting break the app's start
+            report_internal_error("instrumenting the mistralai SDK")
+
+    def _patch(self, **kwargs) -> None:
+        from .patches import targets
+
+        patched = []
+        for module, target, wrapper in targets(Telemetry.for_instrumentor(SCOPE_NAME, kwargs), _PACKAGES):
+            other = foreign_wrapper(module, target)
+            if other is not None:
+                logger.warning(
+                    "llmledger: %s is already tracing %s.%s; llmledger leaves those calls to it so that they "
+                    "are not counted twice. Uninstrument one of the two to silence this.", other, module, target)
+                continue
+            if wrap(module, target, wrapper):
+                patched.append((module, target))
+        self._targets = tuple(patched)
+
+    def _uninstrument(self, **kwargs) -> None:
+        for module, target in self._targets:
+            unwrap(module, target)
+        self._targets = ()
