@@ -93,8 +93,12 @@ class MethodPatches:
 
             async def checked_then_sent():
                 checked_args, checked_kwargs = await abefore_send(call, args, kwargs, set_model_keyword)
-                async for item in wrapped(*checked_args, **checked_kwargs):
-                    yield item
+                items = wrapped(*checked_args, **checked_kwargs)
+                try:
+                    async for item in items:
+                        yield item
+                finally:  # closed here, in the app's task, not later by the collector
+                    await items.aclose()
 
             return AsyncStreamProxy(checked_then_sent(), call, endpoint.stream_reader(call.capture_content))
 
