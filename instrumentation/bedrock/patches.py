@@ -1,0 +1,158 @@
+"""The Bedrock patch: botocore's `BaseClient._make_api_call`, which every operation of
+every AWS client goes through with its operation name and parameters.
+
+For a `bedrock-runtime` client and one of the four model-call operations, the call gets
+a span; every other AWS call costs a dict lookup. The parameters are the documented
+ones (`modelId`, `messages`, `inferenceConfig`, `body`, ...); the result is botocore's
+parsed dict, whose streams (`stream` of ConverseStream, `body` of
+InvokeModelWithResponseStream) are replaced by the `_genai` stream proxies, and whose
+InvokeModel `body` is read and replaced by an identical, unread StreamingBody.
+"""
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from .._genai import GenAICall, SyncStreamProxy, Telemetry, report_internal_error
+from .._genai import attributes as attr
+from .._genai.hook import before_send
+from . import bodies, converse
+
+PROVIDER = "aws.bedrock"
+SERVICE = "bedrock-runtime"
+REQUEST_SERVICE_TIER = "aws.bedrock.request.service_tier"
+RESPONSE_SERVICE_TIER = "aws.bedrock.response.service_tier"
+
+_OPERATIONS = frozenset({"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"})
+_STREAMED = frozenset({"ConverseStream", "InvokeModelWithResponseStream"})
+
+
+def set_model_id(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dict]:
+    """The hook's `ModelSetter`: `_make_api_call(operation_name, api_params)`."""
+    return (args[0], {**args[1], "modelId": model}, *args[2:]), kwargs
+
+
+class ApiCallPatch:
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+        self.enabled = True  # False when another instrumentation traces Bedrock
+        self._is_bedrock: dict[type, bool] = {}  # client class -> is it bedrock-runtime
+        # Run once by the first traced call (see the instrumentor).
+        self.check_at_first_call: Callable[[], None] | None = None
+
+    def traced_api_call(self, wrapped, instance, args, kwargs):
+        call = self._start(instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        args, kwargs = before_send(call, args, kwargs, set_model_id)
+        operation = args[0]
+        token = call.activate()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            call.deactivate(token)
+        return self._finish(call, operation, result)
+
+    # --- before the call ----------------------------------------------------
+
+    def _start(self, client: Any, args: tuple, kwargs: dict) -> GenAICall | None:
+        try:
+            operation = args[0] if args else kwargs.get("operation_name")
+            if operation not in _OPERATIONS or not self._bedrock(client) or not self.enabled:
+                return None
+            if self.check_at_first_call is not None:
+                check, self.check_at_first_call = self.check_at_first_call, None
+                check()
+                if not self.enabled:
+                    return None
+            params = args[1] if len(args) > 1 else kwargs.get("api_params")
+            model = str(params.get("modelId") or "")
+            url = urlsplit(client.meta.endpoint_url)
+            attributes = {
+                attr.PROVIDER_NAME: PROVIDER,
+                attr.SERVER_ADDRESS: url.hostname or "",
+                attr.SERVER_PORT: url.port or (80 if url.scheme == "http" else 443),
+                attr.REQUEST_MODEL: model,
+            }
+            if operation.startswith("Converse"):
+                attributes[attr.OPERATION_NAME] = attr.OPERATION_CHAT
+                converse.add_request_attributes(attributes, params)
+                tier = (params.get("serviceTier") or {}).get("type")
+                request_body = None
+            else:
+                request_body = bodies.decode(params.get("body"))
+                attributes[attr.OPERATION_NAME] = bodies.operation(model, request_body)
+                bodies.add_request_attributes(attributes, model, request_body)
+                tier = params.get("serviceTier")
+            if attributes[attr.OPERATION_NAME] != attr.OPERATION_EMBEDDINGS:
+                attributes[attr.REQUEST_STREAM] = operation in _STREAMED
+            if isinstance(tier, str) and tier:
+                attributes[REQUEST_SERVICE_TIER] = tier
+            call = self.telemetry.start_call(attributes)
+            if call.capture_content:
+                if request_body is None:
+                    call.capture_input(converse.input_messages(params))
+                    call.capture_input(params.get("system"), attr.SYSTEM_INSTRUCTIONS)
+                else:
+                    call.capture_input(bodies.input_messages(request_body))
+            return call
+        except Exception:
+            report_internal_error("starting a Bedrock span")
+            return None
+
+    def _bedrock(self, client: Any) -> bool:
+        kind = type(client)
+        known = self._is_bedrock.get(kind)
+        if known is None:
+            known = self._is_bedrock[kind] = client.meta.service_model.service_name == SERVICE
+        return known
+
+    # --- after the call -----------------------------------------------------
+
+    def _finish(self, call: GenAICall, operation: str, result: Any) -> Any:
+        try:
+            tier = result.get("serviceTier")
+            tier = tier.get("type") if isinstance(tier, dict) else tier
+            if isinstance(tier, str) and tier:
+                call.set_attribute(RESPONSE_SERVICE_TIER, tier)
+            model = call.start_attributes.get(attr.REQUEST_MODEL, "")
+            if operation == "Converse":
+                converse.read_response(call, result)
+            elif operation == "ConverseStream":
+                result["stream"] = SyncStreamProxy(result["stream"], call,
+                                                   converse.StreamReader(call.capture_content))
+                return result
+            elif operation == "InvokeModel":
+                data = result["body"].read()
+                result["body"] = _unread_body(data)
+                bodies.read_response(call, model, _json(data), _headers(result))
+            else:
+                result["body"] = SyncStreamProxy(result["body"], call,
+                                                 bodies.StreamReader(model, call.capture_content))
+                return result
+        except Exception:
+            report_internal_error("reading a Bedrock response")
+        call.end()
+        return result
+
+
+def _unread_body(data: bytes) -> Any:
+    from botocore.response import StreamingBody
+
+    return StreamingBody(io.BytesIO(data), len(data))
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _headers(result: dict) -> dict:
+    return (result.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
