@@ -90,7 +90,8 @@ class FakeBedrock(FakeServer):
         return [unquote(r.path.split("/")[2]) for r in self.requests]
 
     def answer(self, exchange: Exchange) -> None:
-        _, _, _model, action = exchange.request.path.split("?", 1)[0].split("/", 3)
+        parts = exchange.request.path.split("?", 1)[0].split("/", 3)
+        action = parts[3] if len(parts) == 4 and parts[1] == "model" else ""
         reply = self.next_reply()
         if isinstance(reply, ErrorReply):
             exchange.send_error(reply)
