@@ -108,12 +108,18 @@ RESPONSE_SERVICE_TIER_KEYS = (
     "gen_ai.openai.response.service_tier",  # deprecated
     "gen_ai.response.service_tier",  # OpenLIT
     "anthropic.response.service_tier",
+    "aws.bedrock.response.service_tier",  # llmledger's Bedrock, Google Gen AI and Mistral instrumentors
+    "gcp.gen_ai.response.service_tier",
+    "mistral.response.service_tier",
 )
 REQUEST_SERVICE_TIER_KEYS = (
     "openai.request.service_tier",
     "gen_ai.openai.request.service_tier",
     "gen_ai.request.service_tier",
     "anthropic.request.service_tier",
+    "aws.bedrock.request.service_tier",
+    "gcp.gen_ai.request.service_tier",
+    "mistral.request.service_tier",
 )
 
 # Spans that orchestrate LLM calls rather than being one. They may carry the

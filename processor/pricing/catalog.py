@@ -32,6 +32,7 @@ from genai_prices import data as catalog_data
 from genai_prices import types as catalog_types
 from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id
 
+from .model_ids import bedrock_names
 from .providers import CATALOG_PROVIDER_IDS, SELF_HOSTED_PROVIDERS
 from .rates import Rate, RateCard
 
@@ -118,7 +119,7 @@ class Catalog:
         provider_id = self.provider_id(provider, server_address)
         if provider_id == "":
             return None
-        for name in _name_variants(model_names):
+        for name in _name_variants(model_names, provider_id):
             try:
                 found_provider, found_model = self._snapshot.find_provider_model(name, None, provider_id, None)
             except LookupError:
@@ -169,8 +170,11 @@ def ns_from_datetime(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
-def _name_variants(model_names: tuple[str, ...]) -> list[str]:
-    """Names to try, in order: each as given, without a "models/" prefix, without a date suffix."""
+def _name_variants(model_names: tuple[str, ...], provider_id: str | None = None) -> list[str]:
+    """Names to try, in order: each as given, without a "models/" prefix, without a date suffix;
+    for AWS Bedrock also the model id an ARN or a geographic inference profile stands for."""
+    if provider_id == "aws":
+        model_names = tuple(variant for name in model_names if name for variant in bedrock_names(name))
     variants: list[str] = []
     for name in model_names:
         if not name:

@@ -111,6 +111,17 @@ def test_global_and_regional_profiles_are_priced_apart(otel, fake, instrumented)
     assert regional_call.cost == arn_call.cost == Decimal("0.0198")
 
 
+def test_a_service_tier_without_a_catalog_price_is_left_unpriced(otel, fake, instrumented):
+    fake.queue(ConverseReply(service_tier="flex"))
+    client_for(fake).converse(modelId=SONNET_4, messages=HELLO, serviceTier={"type": "flex"})
+
+    [span] = otel.spans()
+    assert span.attributes["aws.bedrock.request.service_tier"] == "flex"
+    assert span.attributes["aws.bedrock.response.service_tier"] == "flex"
+    [call] = priced([span])
+    assert (call.unpriced, call.cost) == (True, None)  # never the standard price for a flex call
+
+
 def test_converse_stream_reads_the_metadata_event(otel, fake, instrumented):
     fake.queue(ConverseReply(usage=CACHED_USAGE, deltas=4))
     response = client_for(fake).converse_stream(modelId=SONNET_4, messages=HELLO)
