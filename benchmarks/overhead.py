@@ -1,8 +1,8 @@
-"""How much time llmledger's OpenAI instrumentation adds to one SDK call.
+"""How much time llmledger's instrumentation adds to one SDK call.
 
-    python benchmarks/overhead.py [--batch 50] [--rounds 41]
+    python benchmarks/overhead.py [--batch 50] [--rounds 41] [--provider-rounds 15]
 
-Two measurements, both with a real TracerProvider (BatchSpanProcessor into an
+Three measurements, both with a real TracerProvider (BatchSpanProcessor into an
 exporter that drops the spans) and, unless said otherwise, a real MeterProvider:
 
 1. End to end: the real `openai` SDK against an in-process mock transport (no
@@ -15,6 +15,12 @@ exporter that drops the spans) and, unless said otherwise, a real MeterProvider:
    request machinery replaced by a stub that hands back a ready result (or an
    SDK stream over 6 already parsed chunks, which is then iterated), against
    calling the stub directly. This isolates exactly what the instrumentation adds.
+3. The other providers end to end: the real `google-genai`, `boto3` (Bedrock
+   Converse), `mistralai` and `cohere` SDKs against the test suite's fake servers
+   on loopback (tests/instrumentation/fake_*.py, in this process), a non-streamed
+   and a streamed call (3 chunks) each, alternating uninstrumented and
+   instrumented batches as in 1. Loopback HTTP costs more than a mock transport,
+   so these figures carry more noise (tens of µs).
 
 For scale it also prints what the OTel SDK itself costs for one span, and each
 added time as a multiple of that: compare those multiples across machines.
@@ -24,10 +30,13 @@ disturbs far less than wall-clock time.
 from __future__ import annotations
 
 import argparse
+import asyncio  # noqa: F401 (imported before the SDKs, as apps do)
 import gc
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import httpx2
 import openai
@@ -42,6 +51,9 @@ from opentelemetry.trace import SpanKind
 
 from llmledger.instrumentation._genai import Settings
 from llmledger.instrumentation.openai import OpenAIInstrumentor
+
+# The fake provider servers of the test suite, for part 3.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "instrumentation"))
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
 MODEL = "gpt-4o-mini"
@@ -196,10 +208,83 @@ class Bench:
         self.meter_provider.shutdown()
 
 
+def _provider_calls():
+    """(name, instrumentor, fake server, non-streamed call, streamed call) for part 3, each
+    fake started; the SDK clients are built here, outside the timed calls."""
+    import boto3
+    import cohere
+    from botocore.config import Config
+    from google import genai
+    from google.genai import types
+    from mistralai.client import Mistral
+
+    from fake_bedrock import FakeBedrock
+    from fake_cohere import FakeCohere
+    from fake_gemini import FakeGemini, GeminiReply
+    from fake_mistral import FakeMistral
+    from llmledger.instrumentation.bedrock import BedrockInstrumentor
+    from llmledger.instrumentation.cohere import CohereInstrumentor
+    from llmledger.instrumentation.google_genai import GoogleGenAIInstrumentor
+    from llmledger.instrumentation.mistral import MistralInstrumentor
+
+    gemini_fake = FakeGemini().start()
+    gemini_fake.default_reply = GeminiReply(model_version="gemini-2.5-flash")
+    gemini = genai.Client(api_key="bench", http_options=types.HttpOptions(
+        base_url=gemini_fake.base_url, retry_options=types.HttpRetryOptions(attempts=1)))
+    bedrock_fake = FakeBedrock().start()
+    bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=bedrock_fake.base_url,
+                           aws_access_key_id="AKIDBENCH", aws_secret_access_key="secret",
+                           config=Config(retries={"total_max_attempts": 1}))
+    mistral_fake = FakeMistral().start()
+    mistral = Mistral(api_key="bench", server_url=mistral_fake.base_url)
+    cohere_fake = FakeCohere().start()
+    co = cohere.ClientV2(api_key="bench", base_url=cohere_fake.base_url, max_retries=0)
+    bedrock_model, ask = "us.anthropic.claude-sonnet-4-20250514-v1:0", [{"role": "user", "content": [{"text": "Hi"}]}]
+
+    def drain(stream) -> None:
+        for _ in stream:
+            pass
+
+    return (
+        ("google-genai", GoogleGenAIInstrumentor(), gemini_fake,
+         lambda: gemini.models.generate_content(model="gemini-2.5-flash", contents="Hi"),
+         lambda: drain(gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"))),
+        ("bedrock", BedrockInstrumentor(), bedrock_fake,
+         lambda: bedrock.converse(modelId=bedrock_model, messages=ask),
+         lambda: drain(bedrock.converse_stream(modelId=bedrock_model, messages=ask)["stream"])),
+        ("mistralai", MistralInstrumentor(), mistral_fake,
+         lambda: mistral.chat.complete(model="mistral-large-2411", messages=MESSAGES),
+         lambda: drain(mistral.chat.stream(model="mistral-large-2411", messages=MESSAGES))),
+        ("cohere", CohereInstrumentor(), cohere_fake,
+         lambda: co.chat(model="command-r-08-2024", messages=MESSAGES),
+         lambda: drain(co.chat_stream(model="command-r-08-2024", messages=MESSAGES))),
+    )
+
+
+def providers_end_to_end(bench: Bench, rounds: int, scaled) -> None:
+    print("\n3. Other providers end to end, real SDK against a loopback fake server, µs per call")
+    print(f"   {'provider':<14}{'call':<14}{'uninstrumented':>15}{'added':>18}")
+    saved = bench.instrumentor, bench.rounds
+    bench.rounds = rounds
+    try:
+        for name, instrumentor, fake, plain, streamed in _provider_calls():
+            bench.instrumentor = instrumentor  # end_to_end instruments and uninstruments it
+            try:
+                for kind, call in (("non-streamed", plain), ("streamed", streamed)):
+                    off, added = bench.end_to_end(call, metrics=True)
+                    print(f"   {name:<14}{kind:<14}{off:>12.0f} µs{scaled(added):>18}")
+            finally:
+                fake.stop()
+    finally:
+        bench.instrumentor, bench.rounds = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=50, help="calls per timed batch")
     parser.add_argument("--rounds", type=int, default=41, help="alternating batch pairs per figure")
+    parser.add_argument("--provider-rounds", type=int, default=15,
+                        help="alternating batch pairs per figure of part 3 (0 skips it)")
     args = parser.parse_args()
     bench = Bench(args.batch, args.rounds)
     span = bench.sdk_span_cost()
@@ -221,6 +306,9 @@ def main() -> None:
         with_metrics = bench.isolated(streamed, metrics=True)
         spans_only = bench.isolated(streamed, metrics=False)
         print(f"   {name:<21}{scaled(with_metrics):>18}{scaled(spans_only):>18}")
+
+    if args.provider_rounds:
+        providers_end_to_end(bench, args.provider_rounds, scaled)
 
     print(f"\nThe OTel SDK alone, one span with 6 attributes: {span:.1f} µs")
     print("'no metrics' / 'spans only': with OTEL_METRICS_EXPORTER=none, no GenAI metrics are recorded.")
