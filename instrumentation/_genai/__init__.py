@@ -10,6 +10,8 @@ One small module per job; each module's docstring documents its API:
                cache read/write, output includes reasoning); never estimated.
 - `streams`    `SyncStreamProxy` / `AsyncStreamProxy`: pass a stream through and
                end its call on every way a stream can end.
+- `methods`    `MethodPatches`: the wrappers for SDKs patched at their public
+               methods (Mistral, Cohere), sync, async and async generators.
 - `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
                bucket boundaries.
 - `hook`       `before_send` / `abefore_send`: the one place every patch passes a
