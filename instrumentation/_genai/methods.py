@@ -20,13 +20,31 @@ once for a whole answer, through the stream proxies for a stream.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .call import GenAICall, Telemetry
 from .hook import abefore_send, before_send, set_model_keyword
+from .patching import foreign_wrapper, wrap
 from .safety import report_internal_error
 from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
+
+
+def wrap_methods(targets: Iterable[tuple[str, str, Callable]]) -> tuple[tuple[str, str], ...]:
+    """Apply `(module, "Class.method", wrapper)` patches and return the (module, target)
+    pairs applied. A method another instrumentation already wrapped is left to it, with a
+    warning naming it, so that no call is counted twice."""
+    applied = []
+    for module, target, wrapper in targets:
+        other = foreign_wrapper(module, target)
+        if other is not None:
+            logging.getLogger("llmledger.instrumentation").warning(
+                "llmledger: %s is already tracing %s.%s; llmledger leaves those calls to it so that they are not "
+                "counted twice. Uninstrument one of the two to silence this.", other, module, target)
+        elif wrap(module, target, wrapper):
+            applied.append((module, target))
+    return tuple(applied)
 
 
 @dataclass(frozen=True, slots=True)

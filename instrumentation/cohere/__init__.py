@@ -19,14 +19,12 @@ leaves the calls to it with a warning naming it.
 """
 from __future__ import annotations
 
-import logging
 from typing import Collection
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
-
-logger = logging.getLogger("llmledger.instrumentation")
+from .._genai import Telemetry, report_internal_error, sdk_missing, unwrap
+from .._genai.methods import wrap_methods
 
 SCOPE_NAME = "llmledger.instrumentation.cohere"
 
@@ -48,17 +46,7 @@ class CohereInstrumentor(BaseInstrumentor):
     def _patch(self, **kwargs) -> None:
         from .patches import targets
 
-        patched = []
-        for module, target, wrapper in targets(Telemetry.for_instrumentor(SCOPE_NAME, kwargs)):
-            other = foreign_wrapper(module, target)
-            if other is not None:
-                logger.warning(
-                    "llmledger: %s is already tracing %s.%s; llmledger leaves those calls to it so that they "
-                    "are not counted twice. Uninstrument one of the two to silence this.", other, module, target)
-                continue
-            if wrap(module, target, wrapper):
-                patched.append((module, target))
-        self._targets = tuple(patched)
+        self._targets = wrap_methods(targets(Telemetry.for_instrumentor(SCOPE_NAME, kwargs)))
 
     def _uninstrument(self, **kwargs) -> None:
         for module, target in self._targets:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import cohere
 import pytest
+import wrapt
 from opentelemetry.trace import SpanKind, StatusCode
 
 from budget_and_cost import budget_decision, priced
@@ -217,3 +218,24 @@ def test_uninstrument_stops_tracing(otel, fake, instrumented):
     list(client_for(fake).chat_stream(model="command-r-08-2024", messages=HELLO))
     assert otel.spans() == []
     instrumented.instrument(tracer_provider=otel.tracer_provider, settings=Settings())
+
+
+def test_a_method_another_instrumentation_wraps_is_left_to_it(otel, fake, caplog):
+    from cohere.v2.client import V2Client
+
+    def other_tool(wrapped, instance, args, kwargs):
+        return wrapped(*args, **kwargs)
+
+    original = V2Client.__dict__["chat"]
+    wrapt.wrap_function_wrapper("cohere.v2.client", "V2Client.chat", other_tool)
+    instrumentor = CohereInstrumentor()
+    try:
+        instrumentor.instrument(tracer_provider=otel.tracer_provider, settings=Settings())
+        client_for(fake).chat(model="command-r-08-2024", messages=HELLO)
+        list(client_for(fake).chat_stream(model="command-r-08-2024", messages=HELLO))
+    finally:
+        instrumentor.uninstrument()
+        V2Client.chat = original
+    [streamed] = otel.spans()  # chat is left to the other tool, chat_stream is still ours
+    assert streamed.attributes["gen_ai.request.stream"] is True
+    assert "is already tracing cohere.v2.client.V2Client.chat" in caplog.text
