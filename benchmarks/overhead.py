@@ -1,6 +1,6 @@
 """How much time llmledger's instrumentation adds to one SDK call.
 
-    python benchmarks/overhead.py [--batch 50] [--rounds 41] [--provider-rounds 15]
+    python benchmarks/overhead.py [--batch 50] [--rounds 41]
 
 Three measurements, both with a real TracerProvider (BatchSpanProcessor into an
 exporter that drops the spans) and, unless said otherwise, a real MeterProvider:
@@ -15,12 +15,12 @@ exporter that drops the spans) and, unless said otherwise, a real MeterProvider:
    request machinery replaced by a stub that hands back a ready result (or an
    SDK stream over 6 already parsed chunks, which is then iterated), against
    calling the stub directly. This isolates exactly what the instrumentation adds.
-3. The other providers end to end: the real `google-genai`, `boto3` (Bedrock
-   Converse), `mistralai` and `cohere` SDKs against the test suite's fake servers
-   on loopback (tests/instrumentation/fake_*.py, in this process), a non-streamed
-   and a streamed call (3 chunks) each, alternating uninstrumented and
-   instrumented batches as in 1. Loopback HTTP costs more than a mock transport,
-   so these figures carry more noise (tens of µs).
+3. The other providers' instrumentation alone, as in 2: the real `google-genai`,
+   `boto3` (Bedrock Converse), `mistralai` and `cohere` SDKs make one call each
+   (non-streamed and streamed, 3 chunks) to the test suite's fake servers
+   (tests/instrumentation/fake_*.py, on loopback in this process), recording what
+   the patched method receives and returns; then the patched method is timed with
+   the SDK's part replaced by a stub handing back that recording, against the stub.
 
 For scale it also prints what the OTel SDK itself costs for one span, and each
 added time as a multiple of that: compare those multiples across machines.
@@ -40,6 +40,7 @@ from pathlib import Path
 
 import httpx2
 import openai
+import wrapt
 from openai._models import FinalRequestOptions
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry.metrics import NoOpMeterProvider
@@ -208,9 +209,11 @@ class Bench:
         self.meter_provider.shutdown()
 
 
-def _provider_calls():
-    """(name, instrumentor, fake server, non-streamed call, streamed call) for part 3, each
-    fake started; the SDK clients are built here, outside the timed calls."""
+def _provider_cases():
+    """(name, call kind, instrumentor, (module, "Class.method") patched, one real call) for part 3.
+
+    Each real call goes to the test suite's fake server on loopback, once, to record what
+    the patched method receives and returns; the timed calls then use that recording."""
     import boto3
     import cohere
     from botocore.config import Config
@@ -220,71 +223,121 @@ def _provider_calls():
 
     from fake_bedrock import FakeBedrock
     from fake_cohere import FakeCohere
-    from fake_gemini import FakeGemini, GeminiReply
+    from fake_gemini import FakeGemini
     from fake_mistral import FakeMistral
     from llmledger.instrumentation.bedrock import BedrockInstrumentor
     from llmledger.instrumentation.cohere import CohereInstrumentor
     from llmledger.instrumentation.google_genai import GoogleGenAIInstrumentor
     from llmledger.instrumentation.mistral import MistralInstrumentor
 
-    gemini_fake = FakeGemini().start()
-    gemini_fake.default_reply = GeminiReply(model_version="gemini-2.5-flash")
+    fakes = [FakeGemini().start(), FakeBedrock().start(), FakeMistral().start(), FakeCohere().start()]
+    gemini_fake, bedrock_fake, mistral_fake, cohere_fake = fakes
     gemini = genai.Client(api_key="bench", http_options=types.HttpOptions(
         base_url=gemini_fake.base_url, retry_options=types.HttpRetryOptions(attempts=1)))
-    bedrock_fake = FakeBedrock().start()
     bedrock = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=bedrock_fake.base_url,
                            aws_access_key_id="AKIDBENCH", aws_secret_access_key="secret",
                            config=Config(retries={"total_max_attempts": 1}))
-    mistral_fake = FakeMistral().start()
     mistral = Mistral(api_key="bench", server_url=mistral_fake.base_url)
-    cohere_fake = FakeCohere().start()
-    co = cohere.ClientV2(api_key="bench", base_url=cohere_fake.base_url, max_retries=0)
-    bedrock_model, ask = "us.anthropic.claude-sonnet-4-20250514-v1:0", [{"role": "user", "content": [{"text": "Hi"}]}]
-
-    def drain(stream) -> None:
-        for _ in stream:
-            pass
-
-    return (
-        ("google-genai", GoogleGenAIInstrumentor(), gemini_fake,
-         lambda: gemini.models.generate_content(model="gemini-2.5-flash", contents="Hi"),
-         lambda: drain(gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"))),
-        ("bedrock", BedrockInstrumentor(), bedrock_fake,
-         lambda: bedrock.converse(modelId=bedrock_model, messages=ask),
-         lambda: drain(bedrock.converse_stream(modelId=bedrock_model, messages=ask)["stream"])),
-        ("mistralai", MistralInstrumentor(), mistral_fake,
-         lambda: mistral.chat.complete(model="mistral-large-2411", messages=MESSAGES),
-         lambda: drain(mistral.chat.stream(model="mistral-large-2411", messages=MESSAGES))),
-        ("cohere", CohereInstrumentor(), cohere_fake,
-         lambda: co.chat(model="command-r-08-2024", messages=MESSAGES),
-         lambda: drain(co.chat_stream(model="command-r-08-2024", messages=MESSAGES))),
+    # Made at each call: a cohere client binds its chat methods when it is created.
+    co = lambda: cohere.ClientV2(api_key="bench", base_url=cohere_fake.base_url, max_retries=0)  # noqa: E731
+    model, ask = "us.anthropic.claude-sonnet-4-20250514-v1:0", [{"role": "user", "content": [{"text": "Hi"}]}]
+    genai_client, botocore_client = "google.genai._api_client", "botocore.client"
+    cases = (
+        ("google-genai", "non-streamed", GoogleGenAIInstrumentor(), (genai_client, "BaseApiClient.request"),
+         lambda: gemini.models.generate_content(model="gemini-2.5-flash", contents="Hi")),
+        ("google-genai", "streamed", GoogleGenAIInstrumentor(), (genai_client, "BaseApiClient.request_streamed"),
+         lambda: list(gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"))),
+        ("bedrock", "non-streamed", BedrockInstrumentor(), (botocore_client, "BaseClient._make_api_call"),
+         lambda: bedrock.converse(modelId=model, messages=ask)),
+        ("bedrock", "streamed", BedrockInstrumentor(), (botocore_client, "BaseClient._make_api_call"),
+         lambda: list(bedrock.converse_stream(modelId=model, messages=ask)["stream"])),
+        ("mistralai", "non-streamed", MistralInstrumentor(), ("mistralai.client.chat", "Chat.complete"),
+         lambda: mistral.chat.complete(model="mistral-large-2411", messages=MESSAGES)),
+        ("mistralai", "streamed", MistralInstrumentor(), ("mistralai.client.chat", "Chat.stream"),
+         lambda: list(mistral.chat.stream(model="mistral-large-2411", messages=MESSAGES))),
+        ("cohere", "non-streamed", CohereInstrumentor(), ("cohere.v2.client", "V2Client.chat"),
+         lambda: co().chat(model="command-r-08-2024", messages=MESSAGES)),
+        ("cohere", "streamed", CohereInstrumentor(), ("cohere.v2.client", "V2Client.chat_stream"),
+         lambda: list(co().chat_stream(model="command-r-08-2024", messages=MESSAGES))),
     )
+    return cases, fakes
 
 
-def providers_end_to_end(bench: Bench, rounds: int, scaled) -> None:
-    print("\n3. Other providers end to end, real SDK against a loopback fake server, µs per call")
-    print(f"   {'provider':<14}{'call':<14}{'uninstrumented':>15}{'added':>18}")
-    saved = bench.instrumentor, bench.rounds
-    bench.rounds = rounds
+def _recorded(target: tuple[str, str], real_call, streamed: bool) -> tuple:
+    """(instance, args, kwargs, result, items) of the first call of `target` during `real_call()`;
+    `items` are the chunks of a streamed result (None for a whole one)."""
+    import importlib
+
+    module, name = target
+    owner = importlib.import_module(module)
+    cls_name, method = name.split(".")
+    cls = getattr(owner, cls_name)
+    original = cls.__dict__[method]
+    seen: list = []
+
+    def recorder(wrapped, instance, args, kwargs):
+        result = wrapped(*args, **kwargs)
+        if seen:
+            return result
+        items = None
+        if streamed:
+            items = list(result["stream"] if isinstance(result, dict) else result)
+        seen.append((instance, args, kwargs, result, items))
+        if items is None:
+            return result
+        return {**result, "stream": iter(items)} if isinstance(result, dict) else iter(items)
+
+    wrapt.wrap_function_wrapper(module, name, recorder)
     try:
-        for name, instrumentor, fake, plain, streamed in _provider_calls():
-            bench.instrumentor = instrumentor  # end_to_end instruments and uninstruments it
-            try:
-                for kind, call in (("non-streamed", plain), ("streamed", streamed)):
-                    off, added = bench.end_to_end(call, metrics=True)
-                    print(f"   {name:<14}{kind:<14}{off:>12.0f} µs{scaled(added):>18}")
-            finally:
-                fake.stop()
+        real_call()
     finally:
-        bench.instrumentor, bench.rounds = saved
+        setattr(cls, method, original)
+    return seen[0]
+
+
+def providers_isolated(bench: Bench, scaled) -> None:
+    print("\n3. Other providers, the instrumentation alone (spans + metrics), µs added per call")
+    print(f"   {'provider':<14}{'call':<14}{'added':>18}")
+    cases, fakes = _provider_cases()
+    try:
+        for name, kind, instrumentor, target, real_call in cases:
+            instance, args, kwargs, result, items = _recorded(target, real_call, kind == "streamed")
+
+            def sdk_method(*_args, **_kwargs):  # what the patched method would hand back
+                if items is None:
+                    return result
+                return {**result, "stream": iter(items)} if isinstance(result, dict) else iter(items)
+
+            def consume(answer):
+                stream = answer.get("stream") if isinstance(answer, dict) else answer
+                if items is not None:
+                    for _ in stream:
+                        pass
+
+            instrumentor.instrument(tracer_provider=bench.tracer_provider, meter_provider=bench.meter_provider,
+                                    settings=Settings())
+            try:
+                module, method = target
+                cls_name, attribute = method.split(".")
+                traced = vars(getattr(__import__(module, fromlist=[cls_name]), cls_name))[attribute]._self_wrapper
+                plain = lambda: consume(sdk_method(*args, **kwargs))  # noqa: E731
+                wrapped = lambda: consume(traced(sdk_method, instance, args, kwargs))  # noqa: E731
+                _timed(wrapped, 200)
+                calls = bench.batch * 20
+                added = statistics.median(_timed(wrapped, calls) - _timed(plain, calls)
+                                          for _ in range(bench.rounds // 4 + 1))
+            finally:
+                instrumentor.uninstrument()
+            print(f"   {name:<14}{kind:<14}{scaled(added):>18}")
+    finally:
+        for fake in fakes:
+            fake.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=50, help="calls per timed batch")
     parser.add_argument("--rounds", type=int, default=41, help="alternating batch pairs per figure")
-    parser.add_argument("--provider-rounds", type=int, default=15,
-                        help="alternating batch pairs per figure of part 3 (0 skips it)")
     args = parser.parse_args()
     bench = Bench(args.batch, args.rounds)
     span = bench.sdk_span_cost()
@@ -307,8 +360,7 @@ def main() -> None:
         spans_only = bench.isolated(streamed, metrics=False)
         print(f"   {name:<21}{scaled(with_metrics):>18}{scaled(spans_only):>18}")
 
-    if args.provider_rounds:
-        providers_end_to_end(bench, args.provider_rounds, scaled)
+    providers_isolated(bench, scaled)
 
     print(f"\nThe OTel SDK alone, one span with 6 attributes: {span:.1f} µs")
     print("'no metrics' / 'spans only': with OTEL_METRICS_EXPORTER=none, no GenAI metrics are recorded.")

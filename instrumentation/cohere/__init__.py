@@ -12,6 +12,10 @@ Traced: `chat`, `chat_stream` and `embed` of `cohere.ClientV2` / `AsyncClientV2`
 provider `cohere`; tokens are the ones Cohere bills (`usage.billed_units`, see
 `readers`). The v1 API (`cohere.Client().chat`) is not traced.
 
+A client binds its `chat` and `chat_stream` when it is created: a client made before
+`instrument()` keeps the untraced ones (`opentelemetry-instrument` instruments before
+the app's code runs, so zero-code apps are not affected).
+
 If another instrumentation (OpenLLMetry, ...) already patched these methods, llmledger
 leaves the calls to it with a warning naming it.
 
