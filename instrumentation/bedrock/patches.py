@@ -24,6 +24,9 @@ PROVIDER = "aws.bedrock"
 SERVICE = "bedrock-runtime"
 REQUEST_SERVICE_TIER = "aws.bedrock.request.service_tier"
 RESPONSE_SERVICE_TIER = "aws.bedrock.response.service_tier"
+# Latency-optimized inference has prices of its own: recorded as a tier, so that such a
+# call is never priced at the standard rate (the catalog has no such tier: unpriced).
+LATENCY_OPTIMIZED = "latency-optimized"
 
 _OPERATIONS = frozenset({"Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"})
 _STREAMED = frozenset({"ConverseStream", "InvokeModelWithResponseStream"})
@@ -83,12 +86,15 @@ class ApiCallPatch:
                 attributes[attr.OPERATION_NAME] = attr.OPERATION_CHAT
                 converse.add_request_attributes(attributes, params)
                 tier = (params.get("serviceTier") or {}).get("type")
+                latency = (params.get("performanceConfig") or {}).get("latency")
                 request_body = None
             else:
                 request_body = bodies.decode(params.get("body"))
                 attributes[attr.OPERATION_NAME] = bodies.operation(model, request_body)
                 bodies.add_request_attributes(attributes, model, request_body)
-                tier = params.get("serviceTier")
+                tier, latency = params.get("serviceTier"), params.get("performanceConfigLatency")
+            if latency == "optimized":
+                tier = LATENCY_OPTIMIZED
             if attributes[attr.OPERATION_NAME] != attr.OPERATION_EMBEDDINGS:
                 attributes[attr.REQUEST_STREAM] = operation in _STREAMED
             if isinstance(tier, str) and tier:
@@ -118,6 +124,9 @@ class ApiCallPatch:
         try:
             tier = result.get("serviceTier")
             tier = tier.get("type") if isinstance(tier, dict) else tier
+            latency = (result.get("performanceConfig") or {}).get("latency") or result.get("performanceConfigLatency")
+            if latency == "optimized":
+                tier = LATENCY_OPTIMIZED
             if isinstance(tier, str) and tier:
                 call.set_attribute(RESPONSE_SERVICE_TIER, tier)
             model = call.start_attributes.get(attr.REQUEST_MODEL, "")

@@ -122,6 +122,17 @@ def test_a_service_tier_without_a_catalog_price_is_left_unpriced(otel, fake, ins
     assert (call.unpriced, call.cost) == (True, None)  # never the standard price for a flex call
 
 
+def test_latency_optimized_inference_is_not_priced_at_the_standard_rate(otel, fake, instrumented):
+    fake.queue(ConverseReply(), InvokeReply({"outputs": [{"text": "Hi", "stop_reason": "stop"}]}, token_headers=(100, 10)))
+    client_for(fake).converse(modelId=SONNET_4, messages=HELLO, performanceConfig={"latency": "optimized"})
+    client_for(fake).invoke_model(modelId="mistral.mistral-large-2402-v1:0", body=json.dumps({"prompt": "Hi"}),
+                                  performanceConfigLatency="optimized")
+
+    for span in otel.spans():
+        assert span.attributes["aws.bedrock.request.service_tier"] == "latency-optimized"
+    assert [call.unpriced for call in priced(otel.spans())] == [True, True]
+
+
 def test_converse_stream_reads_the_metadata_event(otel, fake, instrumented):
     fake.queue(ConverseReply(usage=CACHED_USAGE, deltas=4))
     response = client_for(fake).converse_stream(modelId=SONNET_4, messages=HELLO)
