@@ -173,13 +173,15 @@ class Service:
     async def _start_grpc(self):
         if not self.config.grpc.enabled:
             return None
+        if self.config.grpc.port:
+            # Bound here first for the OS's reason when the port is taken (grpc says only that it failed).
+            _bind(self.config.grpc.host, self.config.grpc.port, "OTLP/gRPC").close()
         try:
             server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
                                              max_request_bytes=self.config.http.max_request_bytes,
                                              authenticate=self.authenticate, inflight=self.inflight)
-        except RuntimeError as exc:  # grpc's way of saying the address cannot be bound
-            raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC "
-                          f"(is the port in use?): {exc}") from None
+        except RuntimeError:  # grpc's way of saying the address cannot be bound
+            raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC") from None
         await server.start()
         self.grpc_address = f"{self.config.grpc.host}:{port}"
         return server

@@ -112,7 +112,12 @@ def build_grpc_server(
     answers RESOURCE_EXHAUSTED to a message over `max_request_bytes` (decompressed)."""
     if max_request_bytes <= 0:
         raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", max_request_bytes)])
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", max_request_bytes),
+        # gRPC shares a port with any other process that asks (SO_REUSEPORT) by default: a
+        # second service would take half of this one's clients into another store.
+        ("grpc.so_reuseport", 0),
+    ])
     receiver = TraceReceiver(pipeline, authenticate, inflight)
     export = grpc.unary_unary_rpc_method_handler(
         receiver.Export,
