@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .query import run_query
+from .query_guard import QueryRefused
 
 
 class OpsApi:
@@ -62,6 +63,8 @@ class OpsApi:
             return JSONResponse({"error": 'expected JSON {"sql": "..."}'}, status_code=400)
         try:
             columns, rows = await anyio.to_thread.run_sync(self._run_query, sql, body.get("parameters"))
+        except QueryRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
         except Exception as exc:  # a bad query is the caller's error, reported as such
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"columns": columns, "rows": rows})
