@@ -28,11 +28,28 @@ from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who sent a request, when authentication is on: a key may be bound to an app/tenant."""
+    """Who sent a request, when authentication is on: a key may be bound to an app/tenant,
+    and may be trusted to report what its calls cost."""
 
     key_id: str
     app: str = ""
     tenant: str = ""
+    trust_reported_cost: bool = False
+
+    @property
+    def bound(self) -> bool:
+        return bool(self.app or self.tenant)
+
+    def pin(self, app: str, tenant: str) -> tuple[str, str]:
+        """The app and tenant a call of this key counts under, whatever the call claims: a bound
+        key's own (one bound only to an app claims no tenant); an unbound key's calls say."""
+        if not self.bound:
+            return app, tenant
+        return self.app or app, self.tenant
+
+    def owns(self, scope: str, value: str) -> bool:
+        """Whether a budget on `scope`=`value` lies inside this bound key's binding."""
+        return bool(value) and ((scope == "tenant" and value == self.tenant) or (scope == "app" and value == self.app))
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,9 +295,9 @@ class Pipeline:
         problems = {}
         for call, row_index in zip(batch.calls, batch.call_rows):
             if principal is not None:
-                # A key bound to an app/tenant decides attribution, whatever the spans claim.
-                call.app = principal.app or call.app
-                call.tenant = principal.tenant or call.tenant
+                call.app, call.tenant = principal.pin(call.app, call.tenant)
+                if not principal.trust_reported_cost:
+                    call.reported_cost = None  # a sender's own figure must not replace the price
             self._pricer.price(call)
             problem = call_problem(call)
             if problem:
