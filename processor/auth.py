@@ -127,7 +127,7 @@ class Authenticator:
             raise PermissionError("invalid API key")
         if key.revoked_at is not None:
             raise PermissionError("API key revoked")
-        return Principal(key_id=key.id, app=key.app, tenant=key.tenant, )
+        return Principal(key_id=key.id, app=key.app, tenant=key.tenant, trust_reported_cost=key.trust_reported_cost)
 
 
 def _presented_key(headers) -> str | None:
