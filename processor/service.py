@@ -85,7 +85,8 @@ class Service:
         self.inflight = InflightBytes(config.http.max_inflight_bytes)
         self._admin_token = secrets.token_urlsafe(24)
         self.ops = OpsApi(store=self.store, log=self.log, drain=self.drain, metrics=self.metrics,
-                          wal_max_bytes=config.wal.max_bytes, admin_token=self._admin_token)
+                          wal_max_bytes=config.wal.max_bytes, admin_token=self._admin_token,
+                          authenticate=self.authenticate)
         self._analytics_runner = None
         self.http_url = ""
         self.grpc_address = ""

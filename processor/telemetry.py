@@ -4,7 +4,12 @@ Each service instance has its own registry, so tests can run several in one proc
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import math
+import time
+
+import anyio
+import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class ProcessorMetrics:
@@ -98,3 +103,27 @@ class CostMetrics:
                                                call.cache_write_tokens, call.reasoning_tokens)):
                 if count:
                     counter.inc(count)
+
+
+class MetricsPage:
+    """The /metrics text, rendered on a worker thread and kept for a moment: a scrape never
+    holds up the event loop (health checks, budget checks), and scrapes close together
+    share one rendering."""
+
+    CONTENT_TYPE = CONTENT_TYPE_LATEST
+    MAX_AGE_S = 1.0
+
+    def __init__(self, registry: CollectorRegistry):
+        self._registry = registry
+        self._text = b""
+        self._rendered_at = -math.inf
+        self._lock: anyio.Lock | None = None
+
+    async def text(self) -> bytes:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if time.monotonic() - self._rendered_at > self.MAX_AGE_S:
+                self._text = await anyio.to_thread.run_sync(generate_latest, self._registry)
+                self._rendered_at = time.monotonic()
+            return self._text
