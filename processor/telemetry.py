@@ -43,7 +43,8 @@ class ProcessorMetrics:
         self.drain_crashes = Counter("llmledger_drain_crashes",
                                      "Unexpected failures of the log drain (each one logged; it starts over)",
                                      registry=r)
-        self.costs = CostMetrics(r)
+        self.label_values = LabelValues()
+        self.costs = CostMetrics(r, self.label_values)
         self._unpriced_series: set[tuple[str, str]] = set()
         self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],
                                   registry=r)
@@ -53,24 +54,48 @@ class ProcessorMetrics:
 
 
     def count_unpriced(self, provider: str, model: str) -> None:
-        """Models come from the spans: past a bound, new names are counted as "other"."""
-        key = (provider, model)
+        key = (self.label_values.fold("provider", provider), self.label_values.fold("model", model))
         if key not in self._unpriced_series:
             if len(self._unpriced_series) >= CostMetrics.MAX_SERIES:
-                key = (provider, "other")
+                key = (OTHER, OTHER)
             self._unpriced_series.add(key)
         self.llm_calls_unpriced.labels(*key).inc()
+
+
+OTHER = "other"
+
+
+class LabelValues:
+    """Label values come from the spans, so a sender decides how many there are: each label
+    keeps the first `LIMITS[label]` values it meets and counts the rest as "other", so that
+    100,000 made-up app names cost one series, not 100,000."""
+
+    LIMITS = {"app": 200, "environment": 20, "provider": 50, "model": 500}
+
+    def __init__(self, limits: dict[str, int] | None = None):
+        self._limits = limits or self.LIMITS
+        self._kept: dict[str, set[str]] = {label: set() for label in self._limits}
+
+    def fold(self, label: str, value: str) -> str:
+        kept = self._kept[label]
+        if value in kept:
+            return value
+        if len(kept) >= self._limits[label]:
+            return OTHER
+        kept.add(value)
+        return value
 
 
 class CostMetrics:
     """What the LLM calls cost, for Prometheus: by app, environment, provider and model.
 
-    No user label: users are unbounded. Models come from the spans, so a flood of made-up
-    names is folded into "other" past a bound on label sets."""
+    No user label: users are unbounded. The others are bounded one by one (LabelValues),
+    and their combinations by MAX_SERIES, past which a call counts under "other" for all."""
 
     MAX_SERIES = 2000
 
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, label_values: LabelValues | None = None):
+        self._values = label_values or LabelValues()
         labels = ["app", "environment", "provider", "model"]
         self.cost = Counter("llm_cost_usd", "Cost of LLM calls in USD (exact figures are in ClickHouse)", labels,
                             registry=registry)
@@ -81,11 +106,14 @@ class CostMetrics:
 
     _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
-    def _children(self, key: tuple[str, str, str, str]) -> tuple:
+    def _children(self, call) -> tuple:
+        fold = self._values.fold
+        key = (fold("app", call.app), fold("environment", call.environment), fold("provider", call.provider),
+               fold("model", call.model))
         children = self._series.get(key)
         if children is None:
             if len(self._series) >= self.MAX_SERIES:
-                key = (*key[:3], "other")
+                key = (OTHER,) * 4
                 children = self._series.get(key)
             if children is None:
                 children = (self.requests.labels(*key), self.cost.labels(*key),
@@ -95,7 +123,7 @@ class CostMetrics:
 
     def observe(self, calls) -> None:
         for call in calls:
-            requests, cost, tokens = self._children((call.app, call.environment, call.provider, call.model))
+            requests, cost, tokens = self._children(call)
             requests.inc()
             if call.cost is not None:
                 cost.inc(float(call.cost))
