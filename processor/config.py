@@ -91,6 +91,9 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "enabled": Setting(True, _flag, "run the OTLP/gRPC receiver"),
         "host": Setting("127.0.0.1", _text, "address the OTLP/gRPC receiver listens on"),
         "port": Setting(4317, _port, "OTLP/gRPC port (0 picks a free one)"),
+        "max_concurrent_requests": Setting(4, _positive_int,
+                                           "requests read and processed at once; one more waits up to 0.5 s, "
+                                           "then is answered UNAVAILABLE"),
     },
     "storage": {
         "data_dir": Setting("./llmledger-data", _text, "embedded ClickHouse and the write-ahead log live here"),

@@ -180,7 +180,8 @@ class Service:
         try:
             server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
                                              max_request_bytes=self.config.http.max_request_bytes,
-                                             authenticate=self.authenticate, inflight=self.inflight)
+                                             authenticate=self.authenticate, inflight=self.inflight,
+                                             max_concurrent_requests=self.config.grpc.max_concurrent_requests)
         except RuntimeError:  # grpc's way of saying the address cannot be bound
             raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC") from None
         await server.start()
