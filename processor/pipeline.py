@@ -21,6 +21,7 @@ from .exporters.clickhouse import llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
 from .normalize.validation import call_problem
 from .pricing import Pricer
+from .pricing.savings import SavingsPricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
 from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
@@ -226,12 +227,13 @@ class Pipeline:
                  recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
                  handoff: RowsHandoff | None = None):
         self._pricer = pricer
+        self._savings = SavingsPricer(pricer)
         self._log = log
         self._metrics = metrics
         self._recent = recent or RecentSpans()
         self._handoff = handoff
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
-        self._observers = [metrics.costs.observe, *observers]
+        self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
         self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
@@ -299,6 +301,7 @@ class Pipeline:
                 if not principal.trust_reported_cost:
                     call.reported_cost = None  # a sender's own figure must not replace the price
             self._pricer.price(call)
+            self._savings.apply(call)  # before the checks: a cache hit's cost becomes 0
             problem = call_problem(call)
             if problem:
                 problems[row_index] = problem

@@ -45,6 +45,7 @@ class ProcessorMetrics:
                                      registry=r)
         self.label_values = LabelValues()
         self.costs = CostMetrics(r, self.label_values)
+        self.savings = SavingsMetrics(r)
         self._unpriced_series: set[tuple[str, str]] = set()
         self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],
                                   registry=r)
@@ -155,3 +156,30 @@ class MetricsPage:
                 self._text = await anyio.to_thread.run_sync(generate_latest, self._registry)
                 self._rendered_at = time.monotonic()
             return self._text
+
+
+class SavingsMetrics:
+    """What caching, routing and provider prompt caching saved, by strategy.
+
+    Counters only go up: a saving below zero (a fallback to a dearer model, cache-write
+    premiums above the reads) is counted in `llm_cost_saved_negative_usd` instead, so that
+    saved minus negative is the net figure."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.saved = Counter("llm_cost_saved_usd", "Cost avoided by caching and routing, in USD", ["strategy"],
+                             registry=registry)
+        self.negative = Counter("llm_cost_saved_negative_usd", "Extra cost of routes dearer than asked, in USD",
+                                ["strategy"], registry=registry)
+
+    def observe(self, calls) -> None:
+        for call in calls:
+            if call.saving_strategy and call.saved_cost:
+                self._count(call.saving_strategy, call.saved_cost)
+            if call.prompt_cache_saved:
+                self._count("prompt_cache", call.prompt_cache_saved)
+
+    def _count(self, strategy: str, amount) -> None:
+        if amount > 0:
+            self.saved.labels(strategy).inc(float(amount))
+        else:
+            self.negative.labels(strategy).inc(float(-amount))
