@@ -59,7 +59,7 @@ SELECT
 FROM llm_spans
 ARRAY JOIN [
     (saving_strategy, saved_cost),
-    (if(cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
+    (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
 ] AS saving
 WHERE saving.1 != ''
 GROUP BY hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
