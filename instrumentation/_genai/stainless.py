@@ -17,6 +17,10 @@ from typing import Any
 from .cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Directive
 
 
+# The SDKs' markers for an argument the app did not give.
+_NOT_GIVEN = frozenset({"NotGiven", "Omit"})
+
+
 class StainlessExchange:
     """One call of a Stainless SDK client, as the call hook sees it."""
 
@@ -36,10 +40,14 @@ class StainlessExchange:
 
     @property
     def body(self) -> dict:
-        return self.options.json_data
+        """The request body, without the SDK's "not given" markers (anthropic leaves `omit` in it)."""
+        body = self.options.json_data
+        if not isinstance(body, dict):
+            return body
+        return {key: value for key, value in body.items() if type(value).__name__ not in _NOT_GIVEN}
 
     def set_model(self, model: str) -> None:
-        self.options.json_data = {**self.body, "model": model}
+        self.options.json_data = {**self.options.json_data, "model": model}
 
     def take_directive(self) -> Directive | None:
         """The call's own cache directive (header or extra body field), removed from the request."""
@@ -69,6 +77,8 @@ class StainlessExchange:
     @staticmethod
     def payload(result: Any) -> dict | None:
         """The JSON a parsed result was built from (fields the server did not send left out)."""
+        if isinstance(result, dict):  # a body read as JSON
+            return result
         to_dict = getattr(result, "to_dict", None)
         return to_dict(mode="json") if callable(to_dict) else None
 
@@ -95,6 +105,7 @@ class StainlessExchange:
         options = self.options.model_copy()
         if isinstance(options.headers, dict):
             options.headers = dict(options.headers)
+        options.json_data = self.body  # only the headers of the request matter to the SDK here
         cast_to = client._maybe_override_cast_to(self.args[0] if self.args else self.kwargs["cast_to"], options)
         request = client._build_request(options, retries_taken=0)
         http = sys.modules[type(request).__module__.partition(".")[0]]  # httpx or httpx2
@@ -110,7 +121,7 @@ class StainlessExchange:
         if base_url:
             client = client.copy(base_url=base_url, **({"api_key": api_key} if api_key else {}))
         options = self.options.model_copy()
-        options.json_data = {**self.body, "model": model}
+        options.json_data = {**self.options.json_data, "model": model}
         args = (self.args[0], options) if self.args else ()
         kwargs = dict(self.kwargs)
         if not self.args:
