@@ -56,7 +56,11 @@ def load_routing_file(path: str | Path) -> Router:
 
 
 def parse_routing(text: str, source: str = "routing.yaml") -> Router:
-    import yaml
+    try:
+        import yaml
+    except ImportError:
+        raise RoutingFileError(f"{source}: reading a routing file needs PyYAML "
+                               "(pip install 'llmledger-instrumentation[routing]')") from None
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
