@@ -96,10 +96,10 @@ def test_redis_from_the_environment_without_the_client_installed(client, caplog,
 
 def test_the_semantic_index_lives_in_redis_too(client, redis_url):
     fake, sdk = client
-    cache.enable(redis_url=redis_url, semantic=True, semantic_threshold=0.8)
+    cache.enable(redis_url=redis_url, semantic=True, semantic_threshold=0.85)
     sdk.chat.completions.create(model="gpt-4o-mini", temperature=0,
                                 messages=[{"role": "user", "content": "How do I reset my password?"}])
-    cache.enable(redis_url=redis_url, semantic=True, semantic_threshold=0.8)  # a fresh process's view
+    cache.enable(redis_url=redis_url, semantic=True, semantic_threshold=0.85)  # a fresh process's view
     sdk.chat.completions.create(model="gpt-4o-mini", temperature=0,
                                 messages=[{"role": "user", "content": "How can I reset my password?"}])
     assert len(fake.requests) == 1

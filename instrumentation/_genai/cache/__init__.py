@@ -119,7 +119,7 @@ class ResponseCache:
             return False
         text, bucket = lookup.question
         lookup.vector = index.vector(text)
-        nearest = index.nearest(bucket, lookup.vector)
+        nearest = index.nearest(bucket, lookup.vector, text)
         if nearest is None:
             return False
         data = self.backend.get(nearest[0])
@@ -136,7 +136,7 @@ class ResponseCache:
             if index is not None:
                 if lookup.vector is None:
                     lookup.vector = index.vector(lookup.question[0])
-                index.add(lookup.question[1], lookup.key, lookup.vector, lookup.ttl)
+                index.add(lookup.question[1], lookup.key, lookup.question[0], lookup.vector, lookup.ttl)
 
     def index(self) -> SemanticIndex | None:
         """The semantic index, its embedder loaded on first use (None if it cannot be)."""

@@ -1,7 +1,7 @@
 """Where answers are kept: in the process (a bounded LRU) or in Redis, shared by replicas.
 
 Both store opaque bytes under a key with a time to live, and, for the semantic cache,
-short lists of (entry key, embedding) per bucket. A backend never raises into the app:
+short lists of (entry key, question, embedding) per bucket. A backend never raises into the app:
 Redis that refuses or times out degrades to "no cache" with one warning, and is tried
 again after `retry_seconds`.
 """
@@ -26,7 +26,7 @@ class MemoryBackend:
         self.vectors_per_bucket = vectors_per_bucket
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._bytes = 0
-        self._vectors: OrderedDict[str, OrderedDict[str, tuple[float, bytes]]] = OrderedDict()
+        self._vectors: OrderedDict[str, OrderedDict[str, tuple[float, str, bytes]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
@@ -51,10 +51,10 @@ class MemoryBackend:
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 self._drop(next(iter(self._entries)))
 
-    def add_vector(self, bucket: str, key: str, vector: bytes, ttl: float) -> None:
+    def add_vector(self, bucket: str, key: str, question: str, vector: bytes, ttl: float) -> None:
         with self._lock:
             vectors = self._vectors.setdefault(bucket, OrderedDict())
-            vectors[key] = (time.monotonic() + ttl, vector)
+            vectors[key] = (time.monotonic() + ttl, question, vector)
             vectors.move_to_end(key)
             while len(vectors) > self.vectors_per_bucket:
                 vectors.popitem(last=False)
@@ -62,11 +62,13 @@ class MemoryBackend:
             while len(self._vectors) > self.max_entries:
                 self._vectors.popitem(last=False)
 
-    def vectors(self, bucket: str) -> list[tuple[str, bytes]]:
+    def vectors(self, bucket: str) -> list[tuple[str, str, bytes]]:
         now = time.monotonic()
         with self._lock:
             vectors = self._vectors.get(bucket)
-            return [(key, vector) for key, (expires, vector) in vectors.items() if expires > now] if vectors else []
+            if not vectors:
+                return []
+            return [(key, question, vector) for key, (expires, question, vector) in vectors.items() if expires > now]
 
     def clear(self) -> None:
         with self._lock:
@@ -106,24 +108,31 @@ class RedisBackend:
     def set(self, key: str, data: bytes, ttl: float) -> None:
         self._run(lambda r: r.set(self.prefix + key, data, px=max(1, int(ttl * 1000))))
 
-    def add_vector(self, bucket: str, key: str, vector: bytes, ttl: float) -> None:
+    def add_vector(self, bucket: str, key: str, question: str, vector: bytes, ttl: float) -> None:
         name = self.prefix + "vectors:" + bucket
+        text = question.encode("utf-8")
+        # One list item: "<key>:<length of the question>:<question><vector bytes>".
+        item = f"{key}:{len(text)}:".encode() + text + vector
 
         def add(r):
             with r.pipeline(transaction=False) as pipe:
-                pipe.rpush(name, key.encode() + b":" + vector)
+                pipe.rpush(name, item)
                 pipe.ltrim(name, -self.vectors_per_bucket, -1)
                 pipe.pexpire(name, max(1, int(ttl * 1000)))
                 pipe.execute()
 
         self._run(add)
 
-    def vectors(self, bucket: str) -> list[tuple[str, bytes]]:
+    def vectors(self, bucket: str) -> list[tuple[str, str, bytes]]:
         items = self._run(lambda r: r.lrange(self.prefix + "vectors:" + bucket, 0, -1)) or []
         found = []
         for item in items:
-            key, _, vector = item.partition(b":")
-            found.append((key.decode(), vector))
+            key, _, rest = item.partition(b":")
+            length, _, rest = rest.partition(b":")
+            if not length.isdigit():
+                continue  # written by another version
+            size = int(length)
+            found.append((key.decode(), rest[:size].decode("utf-8", "replace"), rest[size:]))
         return found
 
     def clear(self) -> None:

@@ -4,7 +4,9 @@ Only the last user message may differ, and only in wording: everything else (par
 provider, endpoint, model, system prompt, earlier turns, tools, parameters) must match
 exactly, because it all goes into the bucket the candidates are looked up in. Within a
 bucket the nearest stored question by cosine similarity wins if it reaches the
-threshold. Messages with images or other non-text parts are never matched loosely.
+threshold. Messages with images or other non-text parts are never matched loosely, and neither
+are the same words in another order ("convert miles to km" / "convert km to miles"):
+to an embedding that averages its words they look identical.
 
 The embedder is pluggable (`Embedder`: texts -> unit vectors). The default,
 `WordLlamaEmbedder`, runs offline from the 256-dimension weights and the tokenizer that
@@ -13,10 +15,12 @@ for the tokenizer).
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any, Mapping, Protocol, Sequence
 
-DEFAULT_THRESHOLD = 0.97
+DEFAULT_THRESHOLD = 0.98
+_WORD = re.compile(r"\w+")
 _PLACEHOLDER = "\u0000question\u0000"
 
 
@@ -111,22 +115,31 @@ class SemanticIndex:
     def vector(self, text: str):
         return self.embedder.embed([text])[0]
 
-    def nearest(self, bucket: str, vector) -> tuple[str, float] | None:
+    def nearest(self, bucket: str, vector, text: str) -> tuple[str, float] | None:
+        """The stored question most like `text` at or above the threshold: (entry key, similarity)."""
         import numpy as np
 
-        stored = self.backend.vectors(bucket)
+        stored = [item for item in self.backend.vectors(bucket) if len(item[2]) == 4 * len(vector)]
         if not stored:
             return None
-        keys = [key for key, _ in stored]
-        matrix = np.frombuffer(b"".join(v for _, v in stored), dtype=np.float32).reshape(len(stored), -1)
-        if matrix.shape[1] != len(vector):
-            return None  # written by another embedder
+        matrix = np.frombuffer(b"".join(v for _, _, v in stored), dtype=np.float32).reshape(len(stored), -1)
         scores = matrix @ vector
-        best = int(np.argmax(scores))
-        score = float(scores[best])
-        return (keys[best], score) if score >= self.threshold else None
+        for best in np.argsort(-scores):
+            score = float(scores[best])
+            if score < self.threshold:
+                return None
+            key, question, _ = stored[best]
+            if not reordered(question, text):
+                return key, score
+        return None
 
-    def add(self, bucket: str, key: str, vector, ttl: float) -> None:
+    def add(self, bucket: str, key: str, text: str, vector, ttl: float) -> None:
         import numpy as np
 
-        self.backend.add_vector(bucket, key, np.asarray(vector, dtype=np.float32).tobytes(), ttl)
+        self.backend.add_vector(bucket, key, text, np.asarray(vector, dtype=np.float32).tobytes(), ttl)
+
+
+def reordered(first: str, second: str) -> bool:
+    """The same words in another order: a different question that averaged embeddings cannot tell apart."""
+    a, b = _WORD.findall(first.lower()), _WORD.findall(second.lower())
+    return a != b and sorted(a) == sorted(b)
