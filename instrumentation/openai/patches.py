@@ -18,7 +18,7 @@ import importlib
 import weakref
 from typing import Any, Callable, Mapping
 
-from .._genai.call_hook import abefore_send, before_send
+from .._genai.call_hook import Recorder, abefore_send, before_send
 from .._genai.stainless import StainlessExchange
 from .._genai import (
     AsyncStreamProxy,
@@ -28,7 +28,6 @@ from .._genai import (
     report_internal_error,
 )
 from .._genai import attributes as attr
-from .._genai.call_hook import Recorder
 from . import readers
 from .providers import provider_for
 from .raw import AsyncRawResponseProxy, RawResponseProxy
