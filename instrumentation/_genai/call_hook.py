@@ -23,6 +23,8 @@ the routing file's fallbacks re-send the call, each attempt its own span.
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 from contextvars import ContextVar
 from typing import Any, Callable
@@ -353,12 +355,8 @@ def _resource(call: GenAICall) -> Any:
 
 
 def _api_key(target) -> str | None:
-    import os
-
     return os.environ.get(target.api_key_env) if target.api_key_env else None
 
 
 def json_bytes(payload: dict) -> bytes:
-    import json
-
     return json.dumps(payload, separators=(",", ":")).encode()

@@ -175,11 +175,11 @@ def test_prices_used_here_are_the_catalogs():
 def _cli(capsys, runner, *argv):
     import argparse
 
-    from llmledger.processor.cli import costs, savings, whatif as whatif_cli
+    from llmledger.processor.cli import alternatives, costs, savings
 
     parser = argparse.ArgumentParser(prog="llmledger")
     subparsers = parser.add_subparsers()
-    for module in (costs, savings, whatif_cli):
+    for module in (costs, savings, alternatives):
         module.register(subparsers)
     args = parser.parse_args(argv)
     status = args.func(args, runner=runner)

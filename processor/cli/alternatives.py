@@ -1,4 +1,4 @@
-"""`llmledger costs whatif` and `llmledger tco`: the measured usage, priced otherwise.
+"""The measured usage, priced otherwise: `llmledger costs whatif` and `llmledger tco`.
 
     llmledger costs whatif --model gpt-4o=gpt-4o-mini --from 2025-03-01 --to 2025-04-01
     llmledger costs whatif --model claude-sonnet-4=openai/gpt-4.1 --app support-bot
