@@ -14,7 +14,7 @@ One small module per job; each module's docstring documents its API:
                methods (Mistral, Cohere), sync, async and async generators.
 - `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
                bucket boundaries.
-- `call_hook`  `before_send(call, exchange)`: the one point where every patch meets
+- `hook`       `before_send(call, exchange)`: the one point where every patch meets
                routing, the budget guard and the response cache (`stainless`: the
                exchange of the OpenAI and Anthropic SDKs);
 - `cache`, `routing`  the response cache and the routing rules behind the hook.

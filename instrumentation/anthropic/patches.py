@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from opentelemetry import context, trace
 
-from .._genai.call_hook import Recorder, abefore_send, before_send
+from .._genai.hook import Recorder, abefore_send, before_send
 from .._genai.stainless import StainlessExchange
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr

@@ -18,7 +18,7 @@ import importlib
 import weakref
 from typing import Any, Callable, Mapping
 
-from .._genai.call_hook import Recorder, abefore_send, before_send
+from .._genai.hook import Recorder, abefore_send, before_send
 from .._genai.stainless import StainlessExchange
 from .._genai import (
     AsyncStreamProxy,
