@@ -55,7 +55,7 @@ class Service:
         self.metrics = ProcessorMetrics()
         storage = config.storage
         self.store = Store(data_dir=Path(storage.data_dir), url=storage.clickhouse_url, database=storage.database,
-                           retention=config.retention)
+                           retention=config.retention, cluster=storage.cluster)
         data_dir = self.store.data_dir
         _make_private(data_dir)
         price_book = PriceBook.load(config.pricing.price_book) if config.pricing.price_book else None
@@ -108,7 +108,7 @@ class Service:
             rows = client.query(named_query("recent_span_ids")).result_rows
             self.pipeline.remember([tuple(row) for row in rows])
             self._store_remembered = True
-        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS)
+        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS, distributed=self.store.cluster is not None)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""

@@ -37,8 +37,8 @@ def llm_span_row(call: LlmCall) -> list:
     ]  # fmt: skip
 
 
-def _insert_settings(token: str) -> dict:
-    return {
+def _insert_settings(token: str, distributed: bool) -> dict:
+    settings = {
         "insert_deduplication_token": token,
         # The rollups are fed by materialized views: deduplicate their blocks too.
         "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -46,6 +46,11 @@ def _insert_settings(token: str) -> dict:
         # of 100 ClickHouse refuses the whole batch, again on every retry.
         "max_partitions_per_insert_block": 0,
     }
+    if distributed:
+        # Into a Distributed table: return once every shard has its rows, so that the log is
+        # committed only then, and each shard deduplicates its part of a replay by the token.
+        settings["distributed_foreground_insert"] = 1
+    return settings
 
 
 class InsertFailed(Exception):
@@ -58,9 +63,10 @@ class InsertFailed(Exception):
 
 
 class ClickHouseWriter:
-    def __init__(self, client: Client, trace_columns: tuple[str, ...]):
+    def __init__(self, client: Client, trace_columns: tuple[str, ...], *, distributed: bool = False):
         self._client = client
         self._trace_columns = trace_columns
+        self._distributed = distributed
 
     def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
         """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists.
@@ -76,6 +82,6 @@ class ClickHouseWriter:
 
     def _insert(self, table: str, rows: list[list], columns: tuple[str, ...], token: str) -> None:
         try:
-            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token))
+            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token, self._distributed))
         except Exception as exc:  # the driver raises many kinds; the caller sorts outage from rejection
             raise InsertFailed(table, exc) from exc
