@@ -1,7 +1,9 @@
 """End-to-end ingest throughput: OTLP requests of 500 LLM spans into `llmledger serve`
 on the embedded store, until every span is in `llm_spans`.
 
-Prints spans/s acknowledged and spans/s stored, and the service's peak memory (VmHWM).
+Prints, per run and as medians of the runs: spans/s stored (until the last is in llm_spans)
+and accepted (until the last 200), the service's CPU per span (its process and its worker
+processes, user + system), and its peak memory (VmHWM of the service plus its workers).
 The client runs on the same machine and takes CPU from the service: the figures are a
 floor for what the service does with the machine to itself.
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import queue
 import shutil
 import statistics
@@ -19,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -145,6 +149,30 @@ def peak_memory_mib(pid: int) -> float:
     return _status_mib(pid, "VmHWM:")
 
 
+def service_pids(pid: int) -> list[int]:
+    """The service and its worker processes."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return [pid, *children]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def _status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field):
@@ -152,23 +180,32 @@ def _status_mib(pid: int, field: str) -> float:
     return float("nan")
 
 
-# How the write-ahead log runs: on disk with fsync (the default), on disk without fsync, or
-# not at all (in memory: what the log costs is the difference to this).
+# How the write-ahead log runs: on disk with fsync (the default), or in memory (what the log
+# costs is the difference to this).
 LOG_MODES = {
     "log": "wal:\n  fsync: true\n",
-    "log, no fsync": "wal:\n  fsync: false\n",
     "no log": "wal:\n  enabled: false\n",
 }
 
 
-def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -> float:
-    """Runs one measurement, prints it and returns the stored spans per second."""
+@dataclass
+class Result:
+    stored: float  # spans/s
+    accepted: float  # spans/s
+    cpu_us: float  # service CPU per span
+    peak_mib: float
+
+
+def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -> Result:
+    """Runs one measurement, prints it and returns it."""
     data_dir = Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
     config = data_dir / "bench.yaml"
     config.write_text(LOG_MODES[log_mode])
     service = start_service(data_dir / "data", "--config", str(config))
     try:
         total = len(bodies) * SPANS_PER_BATCH
+        pids = service_pids(service.process.pid)
+        cpu_before = cpu_seconds(pids)
         started = time.perf_counter()
         if transport == "http":
             refused = send_http(service.http_url, bodies, clients)
@@ -177,11 +214,14 @@ def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -
         acknowledged = time.perf_counter() - started
         stored = service.wait_for("SELECT count() FROM llm_spans", total, timeout=600)
         elapsed = time.perf_counter() - started
-        memory = peak_memory_mib(service.process.pid)
-        print(f"{transport:4s} {log_mode:13s} {total} spans in {len(bodies)} requests: "
-              f"acknowledged {total / acknowledged:,.0f} spans/s, stored {stored / elapsed:,.0f} spans/s "
-              f"({stored} stored, {refused} answers 503), service peak memory {memory:.0f} MiB", flush=True)
-        return stored / elapsed
+        cpu = cpu_seconds(pids) - cpu_before
+        memory = sum(peak_memory_mib(pid) for pid in pids)
+        result = Result(stored / elapsed, total / acknowledged, cpu / total * 1e6, memory)
+        print(f"{transport:4s} {log_mode:13s} {total} spans in {len(bodies)} requests: stored {result.stored:,.0f} "
+              f"spans/s, accepted {result.accepted:,.0f} spans/s, service CPU {result.cpu_us:.1f} µs/span "
+              f"({len(pids)} processes), peak memory {memory:.0f} MiB ({stored} stored, {refused} answers 503)",
+              flush=True)
+        return result
     finally:
         service.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -279,7 +319,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client connections")
     parser.add_argument("--transport", choices=("http", "grpc", "both"), default="http")
     parser.add_argument("--compare-log", action="store_true",
-                        help="also run without fsync and without the log, to see what the log costs")
+                        help="also run with the log in memory (wal.enabled: false), to see what the log costs")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each kind, alternating; medians printed")
     parser.add_argument("--flood", action="store_true", help="measure memory under a flood instead")
     args = parser.parse_args()
@@ -291,16 +331,22 @@ def main() -> None:
     bodies = make_batches(args.batches)
     transports = ("http", "grpc") if args.transport == "both" else (args.transport,)
     modes = list(LOG_MODES) if args.compare_log else ["log"]
-    results: dict[tuple[str, str], list[float]] = {(t, m): [] for t in transports for m in modes}
+    results: dict[tuple[str, str], list[Result]] = {(t, m): [] for t in transports for m in modes}
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the runs", flush=True)
     for _ in range(args.repeat):
         for transport, mode in results:
             results[(transport, mode)].append(run_once(transport, bodies, args.clients, mode))
-    for transport in transports:
-        medians = {mode: statistics.median(results[(transport, mode)]) for mode in modes}
-        line = ", ".join(f"{mode} {rate:,.0f}" for mode, rate in medians.items())
-        print(f"median stored spans/s, {transport}: {line}")
-        if args.compare_log:
-            print(f"  the log costs {1 - medians['log'] / medians['no log']:.0%} of throughput against no log")
+    print(f"medians of {args.repeat} runs (load average {os.getloadavg()[0]:.1f} after the runs):")
+    for (transport, mode), runs in results.items():
+        def median(field):
+            return statistics.median(getattr(run, field) for run in runs)
+        print(f"  {transport:4s} {mode:13s} stored {median('stored'):>7,.0f} spans/s  accepted {median('accepted'):>7,.0f} "
+              f"spans/s  service CPU {median('cpu_us'):5.1f} µs/span  peak memory {median('peak_mib'):4.0f} MiB")
+    if args.compare_log:
+        for transport in transports:
+            stored = {mode: statistics.median(run.stored for run in results[(transport, mode)]) for mode in modes}
+            print(f"  {transport}: the log costs {1 - stored['log'] / stored['no log']:.0%} of stored throughput "
+                  "against the log in memory")
 
 
 if __name__ == "__main__":

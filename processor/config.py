@@ -44,6 +44,12 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("must be a whole number, 0 or more")
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a non-empty string")
@@ -118,6 +124,10 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "max_bytes": Setting(1 << 30, _positive_int, "bound of the write-ahead log; when full, answer 503"),
         "segment_bytes": Setting(64 << 20, _positive_int, "size of one log segment file"),
         "fsync": Setting(True, _flag, "fsync before acknowledging (turn off only for benchmarks)"),
+    },
+    "workers": {
+        "processes": Setting(2, _non_negative_int, "processes that read and price requests beside the service's "
+                                                   "own; 0 does it in the service's process"),
     },
     "writer": {
         "batch_bytes": Setting(16 << 20, _positive_int, "log bytes per ClickHouse insert, at most"),

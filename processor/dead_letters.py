@@ -7,7 +7,7 @@
 `table` is the table that refused the log record. "otel_traces": nothing of the record is
 stored and the payload is the whole record. "llm_spans": its spans are in otel_traces and
 the payload holds only its llm_spans rows. So every row is either stored or here, never
-both. The payload is the log's own record format (`pipeline.decode_batch` reads it).
+both. The payload is the log's own record format (`batches.decode` reads it).
 
 A batch the store rejects is written again record by record. While that goes on, a small
 marker file names the batch, so that after a crash the drain resumes record by record with

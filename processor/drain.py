@@ -27,9 +27,9 @@ from typing import Callable, TypeVar
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from . import batches
 from .dead_letters import DeadLetters, SplitBatch
 from .exporters.clickhouse import ClickHouseWriter, InsertFailed
-from .pipeline import RowsHandoff, decode_batch, encode_batch
 from .storage.client import StoreUnavailable, is_data_rejection
 from .telemetry import ProcessorMetrics
 from .wal import WriteAheadLog
@@ -41,18 +41,17 @@ _SMALL_BACKLOG = 20  # log records
 _PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz tells the truth
 
 T = TypeVar("T")
-Rows = tuple[int, list[list], list[list]]  # (log seq, otel_traces rows, llm_spans rows)
+Records = list[tuple[int, batches.Batch]]  # (log seq, what the record holds)
 
 
 class LogDrain:
     def __init__(self, *, log_: WriteAheadLog, open_writer: Callable[[], ClickHouseWriter], log_id: str,
-                 metrics: ProcessorMetrics, dead_letters: DeadLetters, handoff: RowsHandoff | None = None,
-                 batch_bytes: int = 16 << 20, flush_interval_s: float = 0.2):
+                 metrics: ProcessorMetrics, dead_letters: DeadLetters, batch_bytes: int = 16 << 20,
+                 flush_interval_s: float = 0.2):
         self._log = log_
         self._open_writer = open_writer
         self._writer: ClickHouseWriter | None = None
         self._log_id = log_id
-        self._handoff = handoff
         self._metrics = metrics
         self._dead_letters = dead_letters
         self._batch_bytes = batch_bytes
@@ -126,7 +125,7 @@ class LogDrain:
     def _write_range(self, first: int, last: int, records: list[tuple[int, bytes]] | None = None) -> None:
         if records is None:
             records = self._log.read(first - 1, max_records=last - first + 1, max_bytes=1 << 62)
-        rows = [(seq, *self._rows_of(seq, payload)) for seq, payload in records]
+        rows = [(seq, batches.decode(payload)) for seq, payload in records]
         self._until_done(lambda: self._log.begin_batch(first, last), "cannot write the log's checkpoint")
         token = f"{self._log_id}-{first}-{last}"
         split = self._dead_letters.split_of(self._log_id, first, last)  # begun before a crash
@@ -143,29 +142,24 @@ class LogDrain:
         self._until_done(lambda: self._log.commit(last), "cannot write the log's checkpoint")
         if split is not None:
             self._dead_letters.end_split()
-        if self._handoff is not None:
-            self._handoff.done_through(last)
 
-    def _rows_of(self, seq: int, payload) -> tuple[list[list], list[list]]:
-        rows = self._handoff.take(seq) if self._handoff is not None else None
-        return rows if rows is not None else decode_batch(payload)
-
-    def _insert(self, rows: list[Rows], token: str, skip_traces: bool = False) -> None:
+    def _insert(self, rows: Records, token: str, skip_traces: bool = False) -> None:
         self._ensure_writer()
-        trace_rows = [] if skip_traces else [row for _, traces, _ in rows for row in traces]
-        llm_rows = [row for _, _, calls in rows for row in calls]
+        sections = batches.join_sections([batch for _, batch in rows],
+                                         frozenset({"otel_traces"}) if skip_traces else frozenset())
         started = time.perf_counter()
-        self._writer.write(trace_rows, llm_rows, token)
+        self._writer.write_sections(sections, token)
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
-        self._metrics.spans_stored.inc(len(trace_rows))
-        self._metrics.llm_calls_stored.inc(len(llm_rows))
+        stored = {section.table: section.rows for section in sections}
+        self._metrics.spans_stored.inc(stored.get("otel_traces", 0))
+        self._metrics.llm_calls_stored.inc(stored.get("llm_spans", 0))
 
-    def _write_one_by_one(self, rows: list[Rows], token: str, split: SplitBatch) -> None:
+    def _write_one_by_one(self, rows: Records, token: str, split: SplitBatch) -> None:
         """Write a rejected batch record by record, each with a token of its own, and set aside
         those the store rejects. Records already set aside (before a crash) are not tried again."""
         set_aside = self._dead_letters.seqs(self._log_id, split.first, split.last)
         for record in rows:
-            seq, traces, calls = record
+            seq, batch = record
             if seq in set_aside:
                 continue
             try:
@@ -173,7 +167,9 @@ class LogDrain:
             except _Rejected as rejected:
                 table = rejected.failed.table
                 # Rows of the tables before the one that refused are stored: set aside only the rest.
-                payload = encode_batch([] if table == "llm_spans" else traces, calls)
+                stored = ("otel_traces",) if table == "llm_spans" else ()
+                payload = batches.encode(batches.Batch(
+                    tuple(s for s in batch.sections if s.table not in stored), batch.span_keys))
                 self._until_done(lambda: self._dead_letters.append(log_id=self._log_id, seq=seq, table=table,
                                                                    reason=str(rejected.failed), payload=payload),
                                  "cannot write the dead-letter file")

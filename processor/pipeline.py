@@ -4,27 +4,32 @@ Both OTLP receivers (HTTP and gRPC) decode a request into an
 `ExportTraceServiceRequest` and hand it to `Pipeline.submit`. When `submit`
 returns, the accepted spans are durable; the receiver only translates the
 outcome into its protocol's answer.
+
+What the log records is the request's rows encoded as the store takes them (see
+`batches`): the drain hands them to ClickHouse without building a Python value.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
-import pickle
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable
 
 import anyio
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .exporters.clickhouse import llm_span_row
-from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
-from .normalize.validation import call_problem
+from .batches import SPAN_KEY_BYTES, Batch, Section, span_key
+from .batches import encode as encode_batch_record
+from .exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, llm_section, trace_section
+from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter
+from .normalize.request import MAX_ERRORS
+from .prepare import CallFacts, Prepared, prepare_request, without_cost_attributes
 from .pricing import Pricer
 from .pricing.savings import SavingsPricer
-from .record import LlmCall
 from .telemetry import ProcessorMetrics
 from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
+from .workers import WorkerLost, WorkerPool
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +99,14 @@ class RecentSpans:
         self._seen: dict[int, SpanClaim | None] = {}
         self._lock = threading.Lock()
 
-    def add_all(self, keys: list[tuple[str, str]]) -> None:
+    def add_all(self, keys: list[bytes]) -> None:
         """Count these pairs as durable (used at start-up)."""
         with self._lock:
             for key in keys:
                 self._seen[hash(key)] = None
             self._bound()
 
-    def claim(self, keys: list[tuple[str, str]]) -> tuple[SpanClaim, list[bool]]:
+    def claim(self, keys: list[bytes]) -> tuple[SpanClaim, list[bool]]:
         """Claim the keys nobody has yet. Returns the claim and, per key, whether it is this
         claim's (False: seen before, claimed by a request in flight, or earlier in `keys`)."""
         claim = SpanClaim()
@@ -122,7 +127,7 @@ class RecentSpans:
             self._bound()
         return claim, fresh
 
-    def unclaim(self, claim: SpanClaim, keys: list[tuple[str, str]]) -> None:
+    def unclaim(self, claim: SpanClaim, keys: list[bytes]) -> None:
         """Give back some of the claim's keys (spans rejected after all)."""
         with self._lock:
             for key in keys:
@@ -184,74 +189,43 @@ class SpanClaim:
         return self.durable
 
 
-class RowsHandoff:
-    """Priced rows handed from the receivers to the drain in memory, by log sequence number.
-
-    The log is what makes a 200 durable and what a restart replays; in the normal run the
-    drain takes the rows from here instead of decoding them back from the log. Bounded: past
-    `max_bytes` of log payload, rows are not kept and the drain decodes them from the log."""
-
-    def __init__(self, max_bytes: int = 16 << 20):
-        self._max_bytes = max_bytes
-        self._held_bytes = 0
-        self._rows: dict[int, tuple[list[list], list[list], int]] = {}
-        self._done_through = 0
-        self._lock = threading.Lock()
-
-    def put(self, seq: int, trace_rows: list[list], llm_rows: list[list], size: int) -> None:
-        with self._lock:
-            if seq > self._done_through and self._held_bytes + size <= self._max_bytes:
-                self._rows[seq] = (trace_rows, llm_rows, size)
-                self._held_bytes += size
-
-    def take(self, seq: int) -> tuple[list[list], list[list]] | None:
-        with self._lock:
-            entry = self._rows.pop(seq, None)
-            if entry is None:
-                return None
-            self._held_bytes -= entry[2]
-            return entry[0], entry[1]
-
-    def done_through(self, seq: int) -> None:
-        """Records up to `seq` are stored: forget them (one may arrive after the drain read it)."""
-        with self._lock:
-            self._done_through = max(self._done_through, seq)
-            for stale in [s for s in self._rows if s <= seq]:
-                self._held_bytes -= self._rows.pop(stale)[2]
-
-
 class Pipeline:
-    """receive → normalize → price → log. The log's writer does the rest (see `drain`)."""
+    """receive → normalize → price → log. The log's writer does the rest (see `drain`).
+
+    The CPU work on a request (`prepare.prepare_request`) runs in the worker processes of
+    `pool`, or in the calling thread without one; what depends on other requests is decided
+    here, in the one process that holds the memory of recent spans and calls."""
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
-                 recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
-                 handoff: RowsHandoff | None = None):
+                 recent: RecentSpans | None = None, observers: list[Callable[[list[CallFacts]], None]] = (),
+                 pool: WorkerPool | None = None):
         self._pricer = pricer
         self._savings = SavingsPricer(pricer)
         self._log = log
         self._metrics = metrics
         self._recent = recent or RecentSpans()
-        self._handoff = handoff
+        self.pool = pool
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
-        self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
-        self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
-        self._span_attributes = OTEL_TRACES_COLUMNS.index("SpanAttributes")
 
-    def remember(self, keys: list[tuple[str, str]]) -> None:
-        """Count these (trace id, span id) pairs as accepted: used at start-up, so that a client
+    def remember(self, keys: list[bytes]) -> None:
+        """Count these spans (`batches.span_key`) as accepted: used at start-up, so that a client
         retrying across a restart a request the crashed process had logged is not counted twice."""
         self._recent.add_all(keys)
 
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
-        batch, claim = self.prepare(request, principal)
+        """Take an ExportTraceServiceRequest (or its protobuf bytes). Returns once the spans
+        accepted are durable; raises Backpressure when they cannot be now."""
+        prepared = await self._prepare(request, principal)
+        accepted = self._decide(prepared)
+        claim = accepted.claim
         # Once claimed, see the append through even if the client goes away: its outcome decides
         # whether the claimed spans count as accepted.
         with anyio.CancelScope(shield=True):
             try:
-                if batch.trace_rows:
-                    await self._log_batch(batch)
+                if accepted.spans:
+                    await self._log_batch(accepted)
             except BaseException:
                 self._recent.release(claim)
                 raise
@@ -260,84 +234,125 @@ class Pipeline:
         for other in claim.waits_for:
             if not await other.wait():
                 raise Backpressure("a concurrent request with the same spans could not be logged", retry_after=1)
-        return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
+        return SubmitResult(accepted.spans, accepted.rejected, "; ".join(accepted.errors[:5]))
 
-    async def _log_batch(self, batch) -> None:
-        llm_rows = [llm_span_row(c) for c in batch.calls]
-        if self._log.persistent:
-            payload = encode_batch(batch.trace_rows, llm_rows)
-        else:
-            payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
+    async def _prepare(self, request, principal: Principal | None) -> Prepared:
+        if self.pool is None:
+            if isinstance(request, (bytes, bytearray, memoryview)):
+                request = ExportTraceServiceRequest.FromString(bytes(request))
+            return prepare_request(request, pricer=self._pricer, savings=self._savings, principal=principal)
+        if not isinstance(request, (bytes, bytearray, memoryview)):
+            request = request.SerializeToString()
         try:
-            seq = await anyio.to_thread.run_sync(self._log.append, payload)
+            return await self.pool.prepare(bytes(request), principal)
+        except WorkerLost as exc:
+            self._metrics.requests_refused.labels("worker_lost").inc()
+            raise Backpressure(str(exc), retry_after=1) from None
+
+    def _decide(self, prepared: Prepared) -> _Accepted:
+        """Claim the request's spans, tell wrappers from calls, reject the calls that cannot be
+        stored, and cut the rows that are not to be logged out of the encoded blocks."""
+        metrics = self._metrics
+        blob = prepared.span_keys
+        keys = [blob[i:i + SPAN_KEY_BYTES] for i in range(0, len(blob), SPAN_KEY_BYTES)]
+        metrics.spans_received.inc(len(keys) + prepared.rejected)
+        claim, keep = self._recent.claim(keys)
+        duplicates = keep.count(False)
+        if duplicates:
+            metrics.spans_duplicate.inc(duplicates)
+
+        calls = prepared.calls
+        is_wrapper = self._wrappers.mark([call[:6] for call in calls]) if calls else []
+        errors = list(prepared.errors)
+        rejected_rows = []
+        kept_calls: list[int] = []
+        edited_rows: dict[int, int] = {}  # row -> call, for wrappers: their rows lose the cost attributes
+        for index, (row, wrapper) in enumerate(zip(prepared.call_rows, is_wrapper)):
+            if not keep[row]:
+                continue
+            if wrapper:
+                edited_rows[row] = index
+                continue
+            problem = prepared.problems.get(index)
+            if problem:
+                keep[row] = False
+                rejected_rows.append(row)
+                if len(errors) < MAX_ERRORS:
+                    errors.append(problem)
+                continue
+            kept_calls.append(index)
+        if rejected_rows:
+            self._recent.unclaim(claim, [keys[row] for row in rejected_rows])
+        rejected = prepared.rejected + len(rejected_rows)
+        if rejected:
+            metrics.spans_rejected.inc(rejected)
+
+        accepted_calls = [CallFacts.of(calls[index]) for index in kept_calls]
+        for call in accepted_calls:
+            if call.cost is None:
+                metrics.count_unpriced(call.provider, call.model)
+        spans = len(keys) - duplicates - len(rejected_rows)
+        trace_data = _kept_rows(prepared.trace_data, prepared.trace_ends, keep, {
+            row: lambda encoded, call=call: without_cost_attributes(encoded, prepared.edits, call)
+            for row, call in edited_rows.items()})
+        llm_keep = [False] * len(calls)
+        for index in kept_calls:
+            llm_keep[index] = True
+        llm_data = _kept_rows(prepared.llm_data, prepared.llm_ends, llm_keep, {})
+        sections = [Section("otel_traces", OTEL_TRACES_LAYOUT.header, spans, trace_data)]
+        if accepted_calls:
+            sections.append(Section("llm_spans", LLM_SPANS_LAYOUT.header, len(accepted_calls), llm_data))
+        span_keys = blob if spans == len(keys) else b"".join(key for key, kept in zip(keys, keep) if kept)
+        return _Accepted(Batch(tuple(sections), span_keys), spans, accepted_calls, claim, rejected, errors)
+
+    async def _log_batch(self, accepted: _Accepted) -> None:
+        payload = encode_batch_record(accepted.batch)
+        try:
+            await anyio.to_thread.run_sync(self._log.append, payload)
         except LogFull:
             self._metrics.requests_refused.labels("log_full").inc()
             raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
         except LogFailed as exc:
             self._metrics.requests_refused.labels("log_failed").inc()
             raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
-        if self._handoff is not None and self._log.persistent:
-            self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
         for observe in self._observers:
-            observe(batch.calls)
-
-    def prepare(self, request, principal: Principal | None):
-        """Normalize, claim and price a request: drop spans already accepted (or being accepted),
-        reject those that cannot be stored. Pure CPU, no I/O. Returns the batch and the claim."""
-        metrics = self._metrics
-        batch = normalize_request(request, now_ns=time.time_ns(), wrappers=self._wrappers)
-        metrics.spans_received.inc(len(batch.trace_rows) + batch.rejected)
-
-        claim, fresh = self._recent.claim(self._keys(batch.trace_rows))
-        if not all(fresh):
-            before = len(batch.trace_rows)
-            batch.keep_rows(fresh)
-            metrics.spans_duplicate.inc(before - len(batch.trace_rows))
-
-        problems = {}
-        for call, row_index in zip(batch.calls, batch.call_rows):
-            if principal is not None:
-                call.app, call.tenant = principal.pin(call.app, call.tenant)
-                if not principal.trust_reported_cost:
-                    call.reported_cost = None  # a sender's own figure must not replace the price
-            self._pricer.price(call)
-            self._savings.apply(call)  # before the checks: a cache hit's cost becomes 0
-            problem = call_problem(call)
-            if problem:
-                problems[row_index] = problem
-        if problems:
-            self._recent.unclaim(claim, self._keys([batch.trace_rows[i] for i in problems]))
-            batch.reject_rows(problems)
-        if batch.rejected:
-            metrics.spans_rejected.inc(batch.rejected)
-
-        for call, row_index in zip(batch.calls, batch.call_rows):
-            attributes = batch.trace_rows[row_index][self._span_attributes]
-            if call.cost is not None:
-                attributes["llmledger.cost"] = str(call.cost)
-                attributes["llmledger.price_source"] = call.price_source
-            else:
-                attributes["llmledger.unpriced"] = "true"
-                metrics.count_unpriced(call.provider, call.model)
-        return batch, claim
-
-    def _keys(self, trace_rows: list[list]) -> list[tuple[str, str]]:
-        return [(row[self._trace_id], row[self._span_id]) for row in trace_rows]
+            observe(accepted.calls)
 
 
-# Log records are the priced rows, pickled: written and read only by this service, and
-# checksummed by the log. The version guards against replaying a log of another layout.
-_BATCH_FORMAT = 1
+@dataclass(slots=True)
+class _Accepted:
+    """What of a request goes into the log, and what became of the rest."""
+
+    batch: Batch
+    spans: int
+    calls: list[CallFacts]
+    claim: SpanClaim
+    rejected: int
+    errors: list[str]
+
+
+def _kept_rows(data: bytes, ends, keep: list[bool], replace: dict[int, Callable[[bytes], bytes]]) -> bytes:
+    """The rows of an encoded block that are kept, some of them rewritten."""
+    if not replace and all(keep):
+        return data
+    parts = []
+    start = 0
+    for index, end in enumerate(ends):
+        if keep[index]:
+            rewrite = replace.get(index)
+            parts.append(data[start:end] if rewrite is None else rewrite(data[start:end]))
+        start = end
+    return b"".join(parts)
 
 
 def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
-    return pickle.dumps((_BATCH_FORMAT, trace_rows, llm_rows), protocol=pickle.HIGHEST_PROTOCOL)
+    """A log record of rows given as Python values (OTEL_TRACES_COLUMNS and LLM_SPANS_COLUMNS order)."""
+    sections = [trace_section(trace_rows)] if trace_rows else []
+    if llm_rows:
+        sections.append(llm_section(llm_rows))
+    keys = b"".join(span_key(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows)
+    return encode_batch_record(Batch(tuple(sections), keys))
 
 
-def decode_batch(payload: bytes | tuple) -> tuple[list[list], list[list]]:
-    if isinstance(payload, tuple):  # from the in-memory log: never encoded
-        return payload
-    version, trace_rows, llm_rows = pickle.loads(payload)
-    if version != _BATCH_FORMAT:
-        raise ValueError(f"log record of format {version}, this version reads {_BATCH_FORMAT}")
-    return trace_rows, llm_rows
+_TRACE_ID = OTEL_TRACES_COLUMNS.index("TraceId")
+_SPAN_ID = OTEL_TRACES_COLUMNS.index("SpanId")

@@ -23,6 +23,7 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 
+from . import batches
 from .analytics import find_anomalies, runner_for_client
 from .auth import Authenticator, KeyStore, keys_path
 from .budgets import BudgetService, anomaly_alert, budget_routes, load_budget_file
@@ -31,9 +32,8 @@ from .config import Config
 from .dead_letters import DeadLetters
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
-from .normalize import OTEL_TRACES_COLUMNS
 from .ops_api import OpsApi
-from .pipeline import Pipeline, RowsHandoff, decode_batch
+from .pipeline import Pipeline
 from .pricing import PriceBook, Pricer
 from .receivers.admission import InflightBytes
 from .receivers.otlp_grpc import build_grpc_server
@@ -41,12 +41,11 @@ from .receivers.otlp_http import otlp_http_routes
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
 from .wal import MemoryLog, WriteAheadLog
+from .workers import WorkerPool
 
 log = logging.getLogger("llmledger")
 
 SERVICE_FILE = "service.json"  # tells other commands where the running service listens
-_TRACE_ID = OTEL_TRACES_COLUMNS.index("TraceId")
-_SPAN_ID = OTEL_TRACES_COLUMNS.index("SpanId")
 
 
 class Service:
@@ -71,14 +70,14 @@ class Service:
         self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)
-        handoff = RowsHandoff()
+        self.pool: WorkerPool | None = None  # started once the receivers listen
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
-                                 observers=[self.budgets.observe], handoff=handoff)
+                                 observers=[self.budgets.observe])
         self._remember_logged_spans()
         self._store_remembered = False
         self.drain = LogDrain(
             log_=self.log, log_id=_log_id(data_dir), metrics=self.metrics, open_writer=self._open_writer,
-            handoff=handoff, dead_letters=DeadLetters(data_dir / "dead-letter.jsonl"),
+            dead_letters=DeadLetters(data_dir / "dead-letter.jsonl"),
             batch_bytes=config.writer.batch_bytes, flush_interval_s=config.writer.flush_interval_ms / 1000,
         )
         self.authenticate = _authenticator(config)
@@ -98,17 +97,16 @@ class Service:
         after = self.log.committed_seq
         while records := self.log.read(after, max_records=1000, max_bytes=64 << 20):
             for _, payload in records:
-                trace_rows, _ = decode_batch(payload)
-                self.pipeline.remember([(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows])
+                self.pipeline.remember(batches.decode(payload).keys())
             after = records[-1][0]
 
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
         if not self._store_remembered:
             rows = client.query(named_query("recent_span_ids")).result_rows
-            self.pipeline.remember([tuple(row) for row in rows])
+            self.pipeline.remember([batches.span_key(trace_id, span_id) for trace_id, span_id in rows])
             self._store_remembered = True
-        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS, distributed=self.store.cluster is not None)
+        return ClickHouseWriter(client, distributed=self.store.cluster is not None)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""
@@ -133,6 +131,9 @@ class Service:
         self.budget_scheduler.start()
         http, http_task = await self._start_http()
         grpc_server = await self._start_grpc()
+        if self.config.workers.processes:
+            self.pool = WorkerPool(self.config.workers.processes, price_book=self.config.pricing.price_book)
+            self.pipeline.pool = self.pool
         self._warn_if_open()
         self._write_service_file()
         listening = f"OTLP/HTTP on {self.http_url}"
@@ -151,6 +152,8 @@ class Service:
         await http_task
         self.budget_scheduler.stop()
         await anyio.to_thread.run_sync(self.drain.stop)
+        if self.pool is not None:
+            self.pool.close()
         self.log.close()
         (self.store.data_dir / SERVICE_FILE).unlink(missing_ok=True)
 

@@ -26,6 +26,7 @@ class Normalized:
     """What became of one export request."""
 
     trace_rows: list[list] = field(default_factory=list)  # OTEL_TRACES_COLUMNS order, one per accepted span
+    span_keys: list[bytes] = field(default_factory=list)  # each row's raw trace id + span id
     calls: list[LlmCall] = field(default_factory=list)  # one per LLM call among them
     call_rows: list[int] = field(default_factory=list)  # index into trace_rows of each call's span
     rejected: int = 0  # spans rejected as invalid, stored nowhere
@@ -51,8 +52,14 @@ class Normalized:
                 kept_rows.append(row)
         kept = [(call, new_index[i]) for call, i in zip(self.calls, self.call_rows) if i in new_index]
         self.trace_rows = kept_rows
+        self.span_keys = [key for key, wanted in zip(self.span_keys, keep) if wanted]
         self.calls = [call for call, _ in kept]
         self.call_rows = [i for _, i in kept]
+
+    def keep_calls(self, keep: list[bool]) -> None:
+        """Keep only the calls marked True; their spans' rows stay."""
+        self.call_rows = [i for i, wanted in zip(self.call_rows, keep) if wanted]
+        self.calls = [call for call, wanted in zip(self.calls, keep) if wanted]
 
     def _note_rejection(self, name: str, span_id_hex: str, problem: str) -> None:
         self.rejected += 1
@@ -67,9 +74,21 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
     calls across requests so a wrapper span whose child came earlier is not counted
     again; without it wrappers are still recognised within this request.
     """
+    result = read_request(request, now_ns=now_ns)
+    if result.calls:
+        memory = wrappers if wrappers is not None else WrapperFilter(max_entries=2 * len(result.calls))
+        result.keep_calls([not wrapper for wrapper in memory.mark_wrappers(result.calls)])
+    return result
+
+
+def read_request(request, *, now_ns: int) -> Normalized:
+    """Convert an `ExportTraceServiceRequest`, every LLM span a call: telling wrapper spans from
+    the calls they wrap is left to the caller (`WrapperFilter`)."""
     result = Normalized()
     rows = result.trace_rows
-    candidates: list[tuple[LlmCall, int]] = []
+    keys = result.span_keys
+    calls = result.calls
+    call_rows = result.call_rows
     for resource_spans in request.resource_spans:
         resource_attributes = attributes_text(resource_spans.resource.attributes)
         service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
@@ -108,7 +127,9 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
                     except InvalidSpan as invalid:
                         result.reject(span, str(invalid))
                         continue
-                    candidates.append((call, len(rows)))
+                    calls.append(call)
+                    call_rows.append(len(rows))
+                keys.append(span.trace_id + span.span_id)
                 rows.append(
                     trace_row(
                         span,
@@ -122,12 +143,4 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
                         span_attributes=span_attributes,
                     )
                 )
-
-    if candidates:
-        memory = wrappers if wrappers is not None else WrapperFilter(max_entries=2 * len(candidates))
-        is_wrapper = memory.mark_wrappers([call for call, _ in candidates])
-        for (call, row_index), wrapper in zip(candidates, is_wrapper):
-            if not wrapper:
-                result.calls.append(call)
-                result.call_rows.append(row_index)
     return result

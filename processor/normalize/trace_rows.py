@@ -10,30 +10,33 @@ from __future__ import annotations
 
 from .values import attributes_text
 
-OTEL_TRACES_COLUMNS: tuple[str, ...] = (
-    "Timestamp",
-    "TraceId",
-    "SpanId",
-    "ParentSpanId",
-    "TraceState",
-    "SpanName",
-    "SpanKind",
-    "ServiceName",
-    "ResourceAttributes",
-    "ScopeName",
-    "ScopeVersion",
-    "SpanAttributes",
-    "Duration",
-    "StatusCode",
-    "StatusMessage",
-    "Events.Timestamp",
-    "Events.Name",
-    "Events.Attributes",
-    "Links.TraceId",
-    "Links.SpanId",
-    "Links.TraceState",
-    "Links.Attributes",
+_MAP = "Map(LowCardinality(String), String)"
+# The columns and their types, as migration 001 creates them (a test compares the two).
+OTEL_TRACES_TYPES: tuple[tuple[str, str], ...] = (
+    ("Timestamp", "DateTime64(9)"),
+    ("TraceId", "String"),
+    ("SpanId", "String"),
+    ("ParentSpanId", "String"),
+    ("TraceState", "String"),
+    ("SpanName", "LowCardinality(String)"),
+    ("SpanKind", "LowCardinality(String)"),
+    ("ServiceName", "LowCardinality(String)"),
+    ("ResourceAttributes", _MAP),
+    ("ScopeName", "String"),
+    ("ScopeVersion", "String"),
+    ("SpanAttributes", _MAP),
+    ("Duration", "UInt64"),
+    ("StatusCode", "LowCardinality(String)"),
+    ("StatusMessage", "String"),
+    ("Events.Timestamp", "Array(DateTime64(9))"),
+    ("Events.Name", "Array(LowCardinality(String))"),
+    ("Events.Attributes", f"Array({_MAP})"),
+    ("Links.TraceId", "Array(String)"),
+    ("Links.SpanId", "Array(String)"),
+    ("Links.TraceState", "Array(String)"),
+    ("Links.Attributes", f"Array({_MAP})"),
 )
+OTEL_TRACES_COLUMNS: tuple[str, ...] = tuple(name for name, _ in OTEL_TRACES_TYPES)
 # Where a row keeps its span attributes: pricing adds the call's cost there.
 SPAN_ATTRIBUTES_INDEX = OTEL_TRACES_COLUMNS.index("SpanAttributes")
 

@@ -60,16 +60,22 @@ class WrapperFilter:
 
         Remembering the whole batch first makes the order of spans in a request irrelevant.
         """
+        return self.mark([(call.trace_id, call.span_id, call.parent_span_id, call.usage_reported,
+                           call.input_tokens, call.output_tokens) for call in calls])
+
+    def mark(self, calls: Sequence[tuple[str, str, str, bool, int, int]]) -> list[bool]:
+        """`mark_wrappers` for calls given as (trace id, span id, parent span id, usage reported,
+        input tokens, output tokens)."""
         with self._lock:
-            for call in calls:
-                if call.parent_span_id and call.usage_reported:
-                    self._add(hash((call.trace_id, call.parent_span_id, call.input_tokens, call.output_tokens)))
-                    self._add(hash((call.trace_id, call.parent_span_id, _ANY_USAGE, _ANY_USAGE)))
+            for trace_id, _, parent_span_id, usage_reported, input_tokens, output_tokens in calls:
+                if parent_span_id and usage_reported:
+                    self._add(hash((trace_id, parent_span_id, input_tokens, output_tokens)))
+                    self._add(hash((trace_id, parent_span_id, _ANY_USAGE, _ANY_USAGE)))
             flags = []
-            for call in calls:
-                if call.usage_reported:
-                    key = hash((call.trace_id, call.span_id, call.input_tokens, call.output_tokens))
+            for trace_id, span_id, _, usage_reported, input_tokens, output_tokens in calls:
+                if usage_reported:
+                    key = hash((trace_id, span_id, input_tokens, output_tokens))
                 else:
-                    key = hash((call.trace_id, call.span_id, _ANY_USAGE, _ANY_USAGE))
+                    key = hash((trace_id, span_id, _ANY_USAGE, _ANY_USAGE))
                 flags.append(key in self._seen)
             return flags

@@ -44,8 +44,6 @@ _sync_data = getattr(os, "fdatasync", os.fsync)  # record appends only need the 
 
 
 class WriteAheadLog:
-    persistent = True  # records must be encoded bytes: they outlive the process
-
     def __init__(self, directory: Path, *, segment_bytes: int = 64 << 20, max_bytes: int = 1 << 30,
                  fsync: bool = True):
         _require_int("segment_bytes", segment_bytes, minimum=HEADER_SIZE + 1)

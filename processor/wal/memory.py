@@ -2,7 +2,7 @@
 
 For measuring what the write-ahead log costs (`benchmarks/ingest.py --no-log`), and for
 users who would rather lose acknowledged spans in a crash than pay for the log: nothing
-here survives the process. Records are the priced rows themselves, never encoded.
+here survives the process. Records are the same bytes the log on disk would hold.
 """
 from __future__ import annotations
 
@@ -12,15 +12,11 @@ from collections import deque
 from .log import LogFull
 from .recovery import RecoveryReport
 
-_ROW_BYTES = 2000  # rough memory of one span's rows, for the bound
-
 
 class MemoryLog:
-    persistent = False  # the pipeline hands over rows, not encoded bytes
-
     def __init__(self, *, max_bytes: int):
         self._max_bytes = max_bytes
-        self._records: deque[tuple[int, object, int]] = deque()
+        self._records: deque[tuple[int, bytes, int]] = deque()
         self._cond = threading.Condition()
         self._last = 0
         self._committed = 0
@@ -28,8 +24,8 @@ class MemoryLog:
         self.recovery = RecoveryReport(segments=0, records=0, replayable_records=0, committed_seq=0,
                                        pending_batch=None)
 
-    def append(self, payload: tuple[list, list]) -> int:
-        size = (len(payload[0]) + 1) * _ROW_BYTES
+    def append(self, payload: bytes) -> int:
+        size = len(payload)
         with self._cond:
             if self._bytes + size > self._max_bytes:
                 raise LogFull(f"the in-memory log holds {self._bytes} bytes, its bound is {self._max_bytes}")
@@ -39,7 +35,7 @@ class MemoryLog:
             self._cond.notify_all()
             return self._last
 
-    def read(self, after_seq: int, max_records: int, max_bytes: int) -> list[tuple[int, object]]:
+    def read(self, after_seq: int, max_records: int, max_bytes: int) -> list[tuple[int, bytes]]:
         with self._cond:
             out, size = [], 0
             for seq, payload, record_bytes in self._records:

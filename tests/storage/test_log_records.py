@@ -1,0 +1,103 @@
+"""Log records hold rows as the store takes them (RowBinaryWithNamesAndTypes): the layouts the
+service encodes with are the tables the migrations create, every value type reads back as it
+was written, and a record of the previous format (pickled rows) is still stored after an upgrade."""
+from __future__ import annotations
+
+import pickle
+from decimal import Decimal
+
+import pytest
+
+from llmledger.processor import batches
+from llmledger.processor.exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, ClickHouseWriter
+from llmledger.processor.exporters.rowbinary import Layout
+
+
+def _columns(clickhouse, table: str) -> tuple[tuple[str, str], ...]:
+    rows = clickhouse.query("SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+                            "AND table = {t:String} AND default_kind NOT IN ('MATERIALIZED', 'ALIAS') "
+                            "ORDER BY position", parameters={"t": table}).result_rows
+    return tuple((name, type_name) for name, type_name in rows)
+
+
+def test_the_layouts_are_the_tables_the_migrations_create(clickhouse):
+    for layout in (OTEL_TRACES_LAYOUT, LLM_SPANS_LAYOUT):
+        declared = tuple(zip(layout.names, layout.types))
+        assert declared == _columns(clickhouse, layout.table)
+
+
+TRACE = ["00000000000000000000000000000abc", "0000000000000def"]
+
+
+def _trace_row(span: str, **values) -> list:
+    row = dict(zip(OTEL_TRACES_LAYOUT.names, [
+        1_764_590_400_123_456_789, TRACE[0], span, "", "", "chat gpt-4o", "Client", "svc", {"service.name": "svc"},
+        "scope", "1.0", {"gen_ai.request.model": "gpt-4o", "ünïcode": "😀 \x00 nul"}, 1_500_000_000, "Ok", "",
+        [1_764_590_400_223_456_789, 9_223_372_036_854_775_807], ["first", "end of time"], [{"k": "v"}, {}],
+        [TRACE[0]], ["0000000000000001"], ["w3c=1"], [{"link": "attr"}]]))
+    row.update(values)
+    return list(row.values())
+
+
+def test_every_value_reads_back_as_written(clickhouse):
+    cost = Decimal("1000000.000000000000")
+    llm = dict(zip(LLM_SPANS_LAYOUT.names, [
+        1_764_590_400_123_456_789, TRACE[0], TRACE[1], "", "svc", "app", "prod", "openai", "chat", "gpt-4o",
+        "gpt-4o-2024", "api.openai.com", "flex", True, "ü" * 200, "", "team", "feature", "tenant",
+        {"tag": "value"}, 100_000_000, 2, 3, 4, 5, True, cost, {"input": Decimal("0.000000000001")}, "catalog", "v1",
+        0, 7, 0.25, "Ok", ""]))
+    unpriced = {**llm, "span_id": "0000000000000fed", "cost": None, "cost_details": {}, "unpriced": 1,
+                "time_to_first_chunk": None}
+    ClickHouseWriter(clickhouse).write([_trace_row(TRACE[1])], [list(llm.values()), list(unpriced.values())],
+                                       token="values")
+    stored = clickhouse.query("SELECT toUnixTimestamp64Nano(Timestamp), SpanAttributes, Events.Name, "
+                              "arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp), Links.Attributes, "
+                              "Duration FROM otel_traces").result_rows
+    assert stored == [(1_764_590_400_123_456_789, {"gen_ai.request.model": "gpt-4o", "ünïcode": "😀 \x00 nul"},
+                       ["first", "end of time"], [1_764_590_400_223_456_789, 9_223_372_036_854_775_807],
+                       [{"link": "attr"}], 1_500_000_000)]
+    calls = clickhouse.query("SELECT span_id, user_id, input_tokens, cost, cost_details, time_to_first_chunk, "
+                             "streaming, model FROM llm_spans ORDER BY span_id").result_rows
+    assert calls == [("0000000000000def", "ü" * 200, 100_000_000, cost, {"input": Decimal("0.000000000001")}, 0.25,
+                      True, "gpt-4o-2024"),
+                     ("0000000000000fed", "ü" * 200, 100_000_000, None, {}, None, True, "gpt-4o-2024")]
+
+
+def test_a_record_reads_back_and_its_lengths_are_checked():
+    record = batches.encode(batches.Batch(
+        (batches.Section("otel_traces", OTEL_TRACES_LAYOUT.header, 1, OTEL_TRACES_LAYOUT.encode_row(_trace_row("a"))),),
+        batches.span_key(TRACE[0], TRACE[1])))
+    decoded = batches.decode(record)
+    assert decoded.keys() == [bytes.fromhex(TRACE[0] + TRACE[1])]
+    assert decoded.sections[0].rows == 1 and decoded.sections[0].table == "otel_traces"
+    with pytest.raises(ValueError, match="not a batch"):
+        batches.decode(record[:-1])
+    with pytest.raises(ValueError):
+        batches.decode(b"something else entirely")
+
+
+def test_a_record_of_the_previous_format_is_stored_after_an_upgrade(clickhouse):
+    """A log left by a crashed older version holds pickled rows: they are stored all the same."""
+    old = pickle.dumps((1, [_trace_row("0000000000000aaa"), _trace_row("0000000000000bbb")], []))
+    batch = batches.decode(old)
+    assert batch.keys() == [bytes.fromhex(TRACE[0] + "0000000000000aaa"), bytes.fromhex(TRACE[0] + "0000000000000bbb")]
+    ClickHouseWriter(clickhouse).write_sections(list(batch.sections), token="old-format")
+    assert clickhouse.command("SELECT count() FROM otel_traces") == 2
+
+
+def test_rows_of_another_layout_are_inserted_by_name_with_their_own_token(clickhouse):
+    """After a migration adds a column, records logged before it still go in (the new column at
+    its default), next to rows of the new layout, in one batch."""
+    clickhouse.command("ALTER TABLE otel_traces ADD COLUMN IF NOT EXISTS Extra String DEFAULT 'none'")
+    wider = Layout("otel_traces", (*zip(OTEL_TRACES_LAYOUT.names, OTEL_TRACES_LAYOUT.types), ("Extra", "String")))
+    old = batches.Batch((batches.Section("otel_traces", OTEL_TRACES_LAYOUT.header, 1,
+                                         OTEL_TRACES_LAYOUT.encode_row(_trace_row("0000000000000001"))),))
+    new = batches.Batch((batches.Section("otel_traces", wider.header, 1,
+                                         wider.encode_row([*_trace_row("0000000000000002"), "set"])),))
+    sections = batches.join_sections([old, new, old])
+    assert [section.rows for section in sections] == [2, 1]
+    writer = ClickHouseWriter(clickhouse)
+    writer.write_sections(sections, token="mixed")
+    writer.write_sections(sections, token="mixed")  # a replay: stored once
+    assert clickhouse.query("SELECT Extra, count() FROM otel_traces GROUP BY Extra ORDER BY Extra").result_rows == [
+        ("none", 2), ("set", 1)]
