@@ -383,6 +383,75 @@ ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}
 ORDER BY table_name
 SETTINGS replicated_deduplication_window = 0;
 
+-- 015_savings.sql
+ALTER TABLE llm_spans_local ON CLUSTER llmledger
+    ADD COLUMN IF NOT EXISTS cache_kind LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS cache_source_trace_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS cache_source_span_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS requested_model LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS routing_reason LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS saving_strategy LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS saved_cost Nullable(Decimal(38, 12)),
+    ADD COLUMN IF NOT EXISTS prompt_cache_saved Decimal(38, 12) DEFAULT 0;
+
+ALTER TABLE llm_spans ON CLUSTER llmledger
+    ADD COLUMN IF NOT EXISTS cache_kind LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS cache_source_trace_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS cache_source_span_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS requested_model LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS routing_reason LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS saving_strategy LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS saved_cost Nullable(Decimal(38, 12)),
+    ADD COLUMN IF NOT EXISTS prompt_cache_saved Decimal(38, 12) DEFAULT 0;
+
+CREATE TABLE IF NOT EXISTS llm_savings_hourly_local ON CLUSTER llmledger
+(
+    hour DateTime,
+    strategy LowCardinality(String),
+    app LowCardinality(String),
+    environment LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    requested_model LowCardinality(String),
+    team LowCardinality(String),
+    feature LowCardinality(String),
+    tenant LowCardinality(String),
+    calls UInt64,
+    unvalued_calls UInt64,
+    saved Decimal(38, 12)
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant)
+SETTINGS replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS llm_savings_hourly ON CLUSTER llmledger AS llm_savings_hourly_local ENGINE = Distributed(llmledger, currentDatabase(), llm_savings_hourly_local, cityHash64(hour, app));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_savings_hourly_mv ON CLUSTER llmledger TO llm_savings_hourly_local AS
+SELECT
+    toStartOfHour(timestamp) AS hour,
+    saving.1 AS strategy,
+    app, environment, provider, model, requested_model, team, feature, tenant,
+    count() AS calls,
+    countIf(saving.2 IS NULL) AS unvalued_calls,
+    sum(ifNull(saving.2, toDecimal128(0, 12))) AS saved
+FROM llm_spans_local AS llm_spans
+ARRAY JOIN [
+    (saving_strategy, saved_cost),
+    (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
+] AS saving
+WHERE saving.1 != ''
+GROUP BY hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
+
+CREATE VIEW IF NOT EXISTS v_savings ON CLUSTER llmledger AS
+SELECT
+    hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant,
+    sum(calls) AS calls,
+    sum(unvalued_calls) AS unvalued_calls,
+    sum(saved) AS saved
+FROM llm_savings_hourly
+GROUP BY hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
+
 -- 025_cache_savings_hourly.sql
 CREATE TABLE IF NOT EXISTS llm_cache_savings_hourly_local ON CLUSTER llmledger
 (

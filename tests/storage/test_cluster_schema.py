@@ -146,6 +146,15 @@ def test_column_changes_reach_the_distributed_table_and_other_alters_only_the_lo
         LAYOUT.statements("ALTER TABLE llm_spans ADD COLUMN x String, ADD INDEX i x TYPE set(2) GRANULARITY 1")
 
 
+def test_a_view_that_joins_another_table_is_refused_but_array_join_is_fine():
+    with pytest.raises(NoClusterForm, match="joins"):
+        LAYOUT.statements("CREATE MATERIALIZED VIEW IF NOT EXISTS v TO llm_cost_hourly AS "
+                          "SELECT * FROM llm_spans LEFT JOIN budgets ON budgets.id = llm_spans.app")
+    (view,) = LAYOUT.statements("CREATE MATERIALIZED VIEW IF NOT EXISTS v TO llm_cost_hourly AS "
+                                "SELECT app, x FROM llm_spans ARRAY JOIN [1, 2] AS x")
+    assert "FROM llm_spans_local AS llm_spans ARRAY JOIN" in view
+
+
 def test_a_view_from_a_sharded_table_into_a_table_on_every_node_is_refused():
     # Each shard's view would insert its rows with the batch's token into one replicated table,
     # which keeps the first shard's block and drops the others as duplicates.

@@ -4,13 +4,15 @@ was written, and a record of the previous format (pickled rows) is still stored 
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from llmledger.processor import batches
-from llmledger.processor.exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, ClickHouseWriter
+from llmledger.processor.exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, ClickHouseWriter, llm_span_row
 from llmledger.processor.exporters.rowbinary import Layout
+from llmledger.processor.record import LlmCall
 
 
 def _columns(clickhouse, table: str) -> tuple[tuple[str, str], ...]:
@@ -41,14 +43,17 @@ def _trace_row(span: str, **values) -> list:
 
 def test_every_value_reads_back_as_written(clickhouse):
     cost = Decimal("1000000.000000000000")
-    llm = dict(zip(LLM_SPANS_LAYOUT.names, [
-        1_764_590_400_123_456_789, TRACE[0], TRACE[1], "", "svc", "app", "prod", "openai", "chat", "gpt-4o",
-        "gpt-4o-2024", "api.openai.com", "flex", True, "ü" * 200, "", "team", "feature", "tenant",
-        {"tag": "value"}, 100_000_000, 2, 3, 4, 5, True, cost, {"input": Decimal("0.000000000001")}, "catalog", "v1",
-        0, 7, 0.25, "Ok", ""]))
-    unpriced = {**llm, "span_id": "0000000000000fed", "cost": None, "cost_details": {}, "unpriced": 1,
-                "time_to_first_chunk": None}
-    ClickHouseWriter(clickhouse).write([_trace_row(TRACE[1])], [list(llm.values()), list(unpriced.values())],
+    call = LlmCall(timestamp_ns=1_764_590_400_123_456_789, trace_id=TRACE[0], span_id=TRACE[1], service_name="svc",
+                   app="app", environment="prod", provider="openai", operation="chat", request_model="gpt-4o",
+                   response_model="gpt-4o-2024", server_address="api.openai.com", service_tier="flex", streaming=True,
+                   user_id="ü" * 200, team="team", feature="feature", tenant="tenant", tags={"tag": "value"},
+                   input_tokens=100_000_000, output_tokens=2, cache_read_tokens=3, cache_write_tokens=4,
+                   reasoning_tokens=5, usage_reported=True, cost=cost, cost_details={"input": Decimal("0.000000000001")},
+                   price_source="catalog", price_version="v1", duration_ns=7, time_to_first_chunk=0.25, status="Ok",
+                   prompt_cache_saved=Decimal("-0.5"))
+    unpriced = replace(call, span_id="0000000000000fed", cost=None, cost_details={}, unpriced=True,
+                       time_to_first_chunk=None, prompt_cache_saved=Decimal(0))
+    ClickHouseWriter(clickhouse).write([_trace_row(TRACE[1])], [llm_span_row(call), llm_span_row(unpriced)],
                                        token="values")
     stored = clickhouse.query("SELECT toUnixTimestamp64Nano(Timestamp), SpanAttributes, Events.Name, "
                               "arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp), Links.Attributes, "
@@ -57,10 +62,10 @@ def test_every_value_reads_back_as_written(clickhouse):
                        ["first", "end of time"], [1_764_590_400_223_456_789, 9_223_372_036_854_775_807],
                        [{"link": "attr"}], 1_500_000_000)]
     calls = clickhouse.query("SELECT span_id, user_id, input_tokens, cost, cost_details, time_to_first_chunk, "
-                             "streaming, model FROM llm_spans ORDER BY span_id").result_rows
+                             "streaming, model, prompt_cache_saved FROM llm_spans ORDER BY span_id").result_rows
     assert calls == [("0000000000000def", "ü" * 200, 100_000_000, cost, {"input": Decimal("0.000000000001")}, 0.25,
-                      True, "gpt-4o-2024"),
-                     ("0000000000000fed", "ü" * 200, 100_000_000, None, {}, None, True, "gpt-4o-2024")]
+                      True, "gpt-4o-2024", Decimal("-0.5")),
+                     ("0000000000000fed", "ü" * 200, 100_000_000, None, {}, None, True, "gpt-4o-2024", Decimal(0))]
 
 
 def test_a_record_reads_back_and_its_lengths_are_checked():
