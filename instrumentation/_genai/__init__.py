@@ -23,12 +23,16 @@ One small module per job; each module's docstring documents its API:
                that skip missing targets and SDKs and spot another
                instrumentation's patches.
 - `safety`     `report_internal_error`: log our own failures, never raise them.
+- `instrumentor` `GenAIInstrumentor`: the base of each SDK's instrumentor; skips an
+               absent SDK quietly, names the supported range for a wrong version.
+- `delivery`   one warning when spans go nowhere (no SDK, exporter off, refused).
 - `attributes` the attribute and metric names.
 
 Nothing here imports an LLM SDK or an HTTP library.
 """
 from . import attributes
 from .call import GenAICall, Telemetry
+from .instrumentor import GenAIInstrumentor
 from .patching import foreign_wrapper, sdk_missing, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
@@ -39,6 +43,7 @@ __all__ = [
     "attributes",
     "AsyncStreamProxy",
     "GenAICall",
+    "GenAIInstrumentor",
     "Settings",
     "SettingsError",
     "SyncStreamProxy",
