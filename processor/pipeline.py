@@ -1,15 +1,15 @@
 """The seam between receivers and the rest of the processor.
 
 Both OTLP receivers (HTTP and gRPC) decode a request into an
-`ExportTraceServiceRequest` and hand it to `Pipeline.submit`. When `submit`
-returns, the accepted spans are durable; the receiver only translates the
-outcome into its protocol's answer.
+`ExportTraceServiceRequest` and hand it to `Pipeline.submit` (metrics and logs go
+to their own pipelines, see `signal_pipeline`). When `submit` returns, the
+accepted spans are durable; the receiver only translates the outcome into its
+protocol's answer.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
-import pickle
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +23,7 @@ from .normalize.validation import call_problem
 from .pricing import Pricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
-from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
+from .wal import LogFailed, LogFull, MemoryLog, Rows, WriteAheadLog, encode_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,8 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """What became of one export request. Rejected spans are reported as OTLP partial success."""
+    """What became of one export request. Rejected spans are reported as OTLP partial success.
+    For metrics and logs the counts are of data points and log records."""
 
     accepted_spans: int
     rejected_spans: int = 0
@@ -167,7 +168,7 @@ class SpanClaim:
 
 
 class RowsHandoff:
-    """Priced rows handed from the receivers to the drain in memory, by log sequence number.
+    """Rows handed from the receivers to the drain in memory, by log sequence number.
 
     The log is what makes a 200 durable and what a restart replays; in the normal run the
     drain takes the rows from here instead of decoding them back from the log. Bounded: past
@@ -176,30 +177,48 @@ class RowsHandoff:
     def __init__(self, max_bytes: int = 16 << 20):
         self._max_bytes = max_bytes
         self._held_bytes = 0
-        self._rows: dict[int, tuple[list[list], list[list], int]] = {}
+        self._rows: dict[int, tuple[Rows, int]] = {}
         self._done_through = 0
         self._lock = threading.Lock()
 
-    def put(self, seq: int, trace_rows: list[list], llm_rows: list[list], size: int) -> None:
+    def put(self, seq: int, tables: Rows, size: int) -> None:
         with self._lock:
             if seq > self._done_through and self._held_bytes + size <= self._max_bytes:
-                self._rows[seq] = (trace_rows, llm_rows, size)
+                self._rows[seq] = (tables, size)
                 self._held_bytes += size
 
-    def take(self, seq: int) -> tuple[list[list], list[list]] | None:
+    def take(self, seq: int) -> Rows | None:
         with self._lock:
             entry = self._rows.pop(seq, None)
             if entry is None:
                 return None
-            self._held_bytes -= entry[2]
-            return entry[0], entry[1]
+            self._held_bytes -= entry[1]
+            return entry[0]
 
     def done_through(self, seq: int) -> None:
         """Records up to `seq` are stored: forget them (one may arrive after the drain read it)."""
         with self._lock:
             self._done_through = max(self._done_through, seq)
             for stale in [s for s in self._rows if s <= seq]:
-                self._held_bytes -= self._rows.pop(stale)[2]
+                self._held_bytes -= self._rows.pop(stale)[1]
+
+
+async def append_durably(log: WriteAheadLog | MemoryLog, tables: Rows, metrics: ProcessorMetrics,
+                         handoff: RowsHandoff | None) -> None:
+    """Put one request's rows in the log (fsync'd when it is on disk), or raise Backpressure.
+    Once this returns, the request may be acknowledged."""
+    # An in-memory log keeps the rows as they are; the write-ahead log needs bytes.
+    payload = encode_rows(tables) if log.persistent else tables
+    try:
+        seq = await anyio.to_thread.run_sync(log.append, payload)
+    except LogFull:
+        metrics.requests_refused.labels("log_full").inc()
+        raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+    except LogFailed as exc:
+        metrics.requests_refused.labels("log_failed").inc()
+        raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
+    if handoff is not None and log.persistent:
+        handoff.put(seq, tables, len(payload))
 
 
 class Pipeline:
@@ -244,21 +263,10 @@ class Pipeline:
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
     async def _log_batch(self, batch) -> None:
-        llm_rows = [llm_span_row(c) for c in batch.calls]
-        if self._log.persistent:
-            payload = encode_batch(batch.trace_rows, llm_rows)
-        else:
-            payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
-        try:
-            seq = await anyio.to_thread.run_sync(self._log.append, payload)
-        except LogFull:
-            self._metrics.requests_refused.labels("log_full").inc()
-            raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
-        except LogFailed as exc:
-            self._metrics.requests_refused.labels("log_failed").inc()
-            raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
-        if self._handoff is not None and self._log.persistent:
-            self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
+        tables = {"otel_traces": batch.trace_rows}
+        if batch.calls:
+            tables["llm_spans"] = [llm_span_row(c) for c in batch.calls]
+        await append_durably(self._log, tables, self._metrics, self._handoff)
         for observe in self._observers:
             observe(batch.calls)
 
@@ -303,21 +311,3 @@ class Pipeline:
 
     def _keys(self, trace_rows: list[list]) -> list[tuple[str, str]]:
         return [(row[self._trace_id], row[self._span_id]) for row in trace_rows]
-
-
-# Log records are the priced rows, pickled: written and read only by this service, and
-# checksummed by the log. The version guards against replaying a log of another layout.
-_BATCH_FORMAT = 1
-
-
-def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
-    return pickle.dumps((_BATCH_FORMAT, trace_rows, llm_rows), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def decode_batch(payload: bytes | tuple) -> tuple[list[list], list[list]]:
-    if isinstance(payload, tuple):  # from the in-memory log: never encoded
-        return payload
-    version, trace_rows, llm_rows = pickle.loads(payload)
-    if version != _BATCH_FORMAT:
-        raise ValueError(f"log record of format {version}, this version reads {_BATCH_FORMAT}")
-    return trace_rows, llm_rows

@@ -32,15 +32,18 @@ from .dead_letters import DeadLetters
 from .drain import LogDrain
 from .exporters.clickhouse import ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
+from .normalize.log_rows import log_rows
+from .normalize.metric_rows import metric_rows
 from .ops_api import OpsApi
-from .pipeline import Pipeline, RowsHandoff, decode_batch
+from .pipeline import Pipeline, RowsHandoff
 from .pricing import PriceBook, Pricer
 from .receivers.admission import InflightBytes
 from .receivers.otlp_grpc import build_grpc_server
 from .receivers.otlp_http import otlp_http_routes
+from .signal_pipeline import SignalPipeline
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
-from .wal import MemoryLog, WriteAheadLog
+from .wal import MemoryLog, WriteAheadLog, decode_rows
 
 log = logging.getLogger("llmledger")
 
@@ -74,6 +77,11 @@ class Service:
         handoff = RowsHandoff()
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
                                  observers=[self.budgets.observe], handoff=handoff)
+        # Metrics and logs share the log and the drain with spans.
+        self.signal_pipelines = {
+            "metrics": SignalPipeline("metrics", metric_rows, log=self.log, metrics=self.metrics, handoff=handoff),
+            "logs": SignalPipeline("logs", log_rows, log=self.log, metrics=self.metrics, handoff=handoff),
+        }
         self._remember_logged_spans()
         self._store_remembered = False
         self.drain = LogDrain(
@@ -97,7 +105,7 @@ class Service:
         after = self.log.committed_seq
         while records := self.log.read(after, max_records=1000, max_bytes=64 << 20):
             for _, payload in records:
-                trace_rows, _ = decode_batch(payload)
+                trace_rows = decode_rows(payload).get("otel_traces", ())
                 self.pipeline.remember([(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows])
             after = records[-1][0]
 
@@ -107,7 +115,7 @@ class Service:
             rows = client.query(named_query("recent_span_ids")).result_rows
             self.pipeline.remember([tuple(row) for row in rows])
             self._store_remembered = True
-        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS)
+        return ClickHouseWriter(client)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""
@@ -155,7 +163,8 @@ class Service:
 
     async def _start_http(self):
         routes = (otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes,
-                                   authenticate=self.authenticate, inflight=self.inflight)
+                                   authenticate=self.authenticate, inflight=self.inflight,
+                                   **self.signal_pipelines)
                   + self.ops.routes()
                   + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate))
         http = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=self.config.http.host,
@@ -176,7 +185,8 @@ class Service:
         try:
             server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
                                              max_request_bytes=self.config.http.max_request_bytes,
-                                             authenticate=self.authenticate, inflight=self.inflight)
+                                             authenticate=self.authenticate, inflight=self.inflight,
+                                             **self.signal_pipelines)
         except RuntimeError as exc:  # grpc's way of saying the address cannot be bound
             raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC "
                           f"(is the port in use?): {exc}") from None

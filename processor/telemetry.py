@@ -20,6 +20,13 @@ class ProcessorMetrics:
                                        registry=r)
         self.spans_stored = Counter("llmledger_spans_stored", "Spans written to otel_traces", registry=r)
         self.llm_calls_stored = Counter("llmledger_llm_calls_stored", "LLM calls written to llm_spans", registry=r)
+        self.items_received = Counter("llmledger_otlp_items_received",
+                                      "Metric data points and log records received", ["signal"], registry=r)
+        self.items_rejected = Counter("llmledger_otlp_items_rejected",
+                                      "Metric data points and log records rejected as invalid (partial success)",
+                                      ["signal"], registry=r)
+        self.rows_stored = Counter("llmledger_rows_stored", "Rows written to ClickHouse, by table", ["table"],
+                                   registry=r)
         self.llm_calls_unpriced = Counter("llmledger_llm_calls_unpriced", "LLM calls with no price found",
                                           ["provider", "model"], registry=r)
         self.requests_refused = Counter("llmledger_requests_refused", "Requests answered 503 (backpressure)",

@@ -1,13 +1,18 @@
-"""Writes priced batches to ClickHouse: every span to `otel_traces`, every LLM call to `llm_spans`.
+"""Writes batches of rows to ClickHouse: every span to `otel_traces`, every LLM call to
+`llm_spans`, log records to `otel_logs`, metric points to the `otel_metrics_*` tables.
 
-Each batch goes in with a deterministic `insert_deduplication_token`, so re-inserting a
-batch after a crash (the write-ahead log replays it with the same token) stores it once,
-in the tables and in the materialized-view rollups behind them.
+A batch is rows by table (`wal.payload`), written table by table in TABLE_COLUMNS order.
+Each table's rows go in with the batch's deterministic `insert_deduplication_token`, so
+re-inserting a batch after a crash (the write-ahead log replays it with the same token)
+stores it once, in the tables and in the materialized-view rollups behind them.
 """
 from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from ..normalize import OTEL_TRACES_COLUMNS
+from ..normalize.log_rows import OTEL_LOGS_COLUMNS, OTEL_LOGS_TABLE
+from ..normalize.metric_rows import METRIC_TABLES
 from ..record import LlmCall
 
 LLM_SPANS_COLUMNS = (
@@ -33,6 +38,22 @@ def llm_span_row(call: LlmCall) -> list:
     ]  # fmt: skip
 
 
+# Every table a batch may hold rows for, in the order they are written: llm_spans after
+# otel_traces, so that a call is counted only once its span's row exists.
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "otel_traces": OTEL_TRACES_COLUMNS,
+    "llm_spans": LLM_SPANS_COLUMNS,
+    OTEL_LOGS_TABLE: OTEL_LOGS_COLUMNS,
+    **dict(METRIC_TABLES.values()),
+}
+
+
+def tables_before(table: str) -> frozenset[str]:
+    """The tables a batch writes before `table`: stored already when an insert into it fails."""
+    order = list(TABLE_COLUMNS)
+    return frozenset(order[: order.index(table)]) if table in TABLE_COLUMNS else frozenset()
+
+
 def _insert_settings(token: str) -> dict:
     return {
         "insert_deduplication_token": token,
@@ -54,17 +75,27 @@ class InsertFailed(Exception):
 
 
 class ClickHouseWriter:
-    def __init__(self, client: Client, trace_columns: tuple[str, ...]):
+    """`write_tables` writes any batch; `write` is its shorthand for spans and their calls.
+    `trace_columns` names the otel_traces columns the trace rows hold (all by default)."""
+
+    def __init__(self, client: Client, trace_columns: tuple[str, ...] = OTEL_TRACES_COLUMNS):
         self._client = client
-        self._trace_columns = trace_columns
+        self._columns = {**TABLE_COLUMNS, "otel_traces": tuple(trace_columns)}
 
     def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
-        """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists.
-        Raises InsertFailed."""
-        if trace_rows:
-            self._insert("otel_traces", trace_rows, self._trace_columns, token)
-        if llm_rows:
-            self._insert("llm_spans", llm_rows, LLM_SPANS_COLUMNS, token)
+        self.write_tables({"otel_traces": trace_rows, "llm_spans": llm_rows}, token)
+
+    def write_tables(self, tables: dict[str, list[list]], token: str, *, skip: frozenset[str] = frozenset()) -> None:
+        """Insert one batch, table by table in TABLE_COLUMNS order; `skip` the tables known to
+        be stored already. Raises InsertFailed (naming the table) or KeyError for a table
+        this version does not know."""
+        unknown = set(tables) - set(self._columns)
+        if unknown:
+            raise KeyError(f"rows for unknown tables {sorted(unknown)}")
+        for table, columns in self._columns.items():
+            rows = tables.get(table)
+            if rows and table not in skip:
+                self._insert(table, rows, columns, token)
 
     def ping(self) -> None:
         """Raises when the store cannot answer."""
