@@ -39,6 +39,11 @@ class GenAIInstrumentor(BaseInstrumentor):
         return (f"{self.sdk} {self.supported}",)
 
     def instrument(self, **kwargs):
+        if self._is_instrumented_by_opentelemetry:
+            # Listed twice (both llmledger distributions installed, or a checkout on the path
+            # beside an installed copy): the same instrumentor, already on.
+            logger.debug("llmledger: the %s instrumentor is already on", self.sdk)
+            return None
         kwargs.pop("skip_dep_check", None)
         raise_on_conflict = kwargs.pop("raise_exception_on_conflict", False)
         conflict = get_dependency_conflicts(self.instrumentation_dependencies())

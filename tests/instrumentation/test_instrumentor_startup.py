@@ -94,6 +94,22 @@ def test_an_unsupported_sdk_version_is_one_line_naming_the_range(caplog):
         instrumentor.uninstrument()
 
 
+def test_an_instrumentor_listed_twice_starts_once_without_a_word(caplog):
+    class Twice(_Probe):
+        sdk, supported = "openai", ">= 1.0"
+
+    instrumentor = Twice()
+    try:
+        with caplog.at_level(logging.INFO):
+            instrumentor.instrument(skip_dep_check=True)
+            Twice.patched = False
+            Twice().instrument(skip_dep_check=True)  # the second entry point: the same singleton
+        assert not Twice.patched  # not patched again
+        assert caplog.records == []
+    finally:
+        instrumentor.uninstrument()
+
+
 def test_an_old_openai_under_the_launcher_gets_one_line_and_the_app_runs(tmp_path):
     # A distribution's metadata earlier on the path is the version the check sees, as
     # when an app pins openai 0.28; the calls themselves still go through the real SDK.
