@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+
 from llmledger.processor.pipeline import SubmitResult
 
 from .signals import TRACES, Signal

@@ -18,8 +18,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as traces
 
 @dataclass(frozen=True)
 class Signal:
-    name: str  # "traces", "metrics", "logs": also the word for its items in messages
-    item: str  # what one item is called: "span", "data point", "log record"
+    name: str  # "traces", "metrics", "logs"
     http_path: str
     grpc_service: str
     request_type: type
@@ -104,17 +103,17 @@ def _log_count(request) -> int:
 
 
 TRACES = Signal(
-    "traces", "span", "/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
+    "traces", "/v1/traces", "opentelemetry.proto.collector.trace.v1.TraceService",
     traces.ExportTraceServiceRequest, traces.ExportTraceServiceResponse, traces.ExportTracePartialSuccess,
     "rejected_spans", _span_count, _span_ids,
 )
 METRICS = Signal(
-    "metrics", "data point", "/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    "metrics", "/v1/metrics", "opentelemetry.proto.collector.metrics.v1.MetricsService",
     metrics.ExportMetricsServiceRequest, metrics.ExportMetricsServiceResponse,
     metrics.ExportMetricsPartialSuccess, "rejected_data_points", _point_count, _exemplar_ids,
 )
 LOGS = Signal(
-    "logs", "log record", "/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
+    "logs", "/v1/logs", "opentelemetry.proto.collector.logs.v1.LogsService",
     logs.ExportLogsServiceRequest, logs.ExportLogsServiceResponse, logs.ExportLogsPartialSuccess,
     "rejected_log_records", _log_count, _log_ids,
 )
