@@ -264,8 +264,7 @@ TRACE_ROWS = [
 
 @pytest.fixture
 def store(clickhouse):
-    clickhouse.insert("otel_traces", TRACE_ROWS, column_names=TRACE_COLUMNS)  # the columns a panel reads
-    ClickHouseWriter(clickhouse).write({"llm_spans": [llm_span_row(c) for c in CALLS]}, token="known")
+    ClickHouseWriter(clickhouse, TRACE_COLUMNS).write(TRACE_ROWS, [llm_span_row(c) for c in CALLS], token="known")
     return clickhouse
 
 

@@ -119,7 +119,7 @@ def test_rows_of_every_metric_kind_and_of_logs_go_into_their_tables(clickhouse):
     tables = metric_rows(request, now_ns=NOW).tables
     tables.update(log_rows(ExportLogsServiceRequest.FromString(logs_request()), now_ns=NOW).tables)
 
-    ClickHouseWriter(clickhouse).write(tables, token="every-table")
+    ClickHouseWriter(clickhouse).write_tables(tables, token="every-table")
 
     for table, rows in tables.items():
         assert clickhouse.query(f"SELECT count() FROM {table}").result_rows == [(len(rows),)], table

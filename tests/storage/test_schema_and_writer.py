@@ -32,10 +32,10 @@ def test_migrations_are_numbered_and_idempotent(clickhouse):
 
 
 def test_costs_stay_exact_and_rollups_add_up(clickhouse):
-    writer = ClickHouseWriter(clickhouse)
+    writer = ClickHouseWriter(clickhouse, ())
     calls = [_call(n, cost="0.000000000001" if n % 2 else "0.1") for n in range(10)]
     calls.append(_call(99, cost=None, model="my-own-model"))
-    writer.write({"llm_spans": [llm_span_row(c) for c in calls]}, token="batch-1")
+    writer.write([], [llm_span_row(c) for c in calls], token="batch-1")
 
     total = clickhouse.query("SELECT sum(cost), countIf(unpriced = 1), countIf(cost IS NULL) FROM llm_spans")
     # 5 × 0.1 + 5 × 1e-12 exactly: a float would not keep the last digit.
@@ -48,15 +48,15 @@ def test_costs_stay_exact_and_rollups_add_up(clickhouse):
 
 
 def test_same_token_stores_a_batch_once_in_table_and_rollups(clickhouse):
-    writer = ClickHouseWriter(clickhouse)
+    writer = ClickHouseWriter(clickhouse, ())
     rows = [llm_span_row(_call(n, at=T0 + n * HOUR_NS, user=f"user{n % 3}")) for n in range(48)]
-    writer.write({"llm_spans": rows}, token="log-7-9")
-    writer.write({"llm_spans": rows}, token="log-7-9")  # a replay after a crash: same range, same token
+    writer.write([], rows, token="log-7-9")
+    writer.write([], rows, token="log-7-9")  # a replay after a crash: same range, same token
 
     assert clickhouse.query("SELECT count(), uniqExact(span_id) FROM llm_spans").result_rows == [(48, 48)]
     assert clickhouse.query("SELECT sum(requests), sum(cost) FROM llm_cost_hourly").result_rows == [
         (48, Decimal("0.000195") * 48)]
     assert clickhouse.query("SELECT sum(requests) FROM llm_cost_daily_by_user").result_rows == [(48,)]
 
-    writer.write({"llm_spans": rows[:1]}, token="log-10-10")  # another token is another batch
+    writer.write([], rows[:1], token="log-10-10")  # another token is another batch
     assert clickhouse.query("SELECT count() FROM llm_spans").result_rows == [(49,)]
