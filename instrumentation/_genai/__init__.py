@@ -19,9 +19,8 @@ One small module per job; each module's docstring documents its API:
                routing belong there too), with a `ModelSetter` per SDK.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
-- `patching`   `wrap` / `unwrap` / `foreign_wrapper` / `sdk_missing`: wrapt patches
-               that skip missing targets and SDKs and spot another
-               instrumentation's patches.
+- `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip
+               missing targets and spot another instrumentation's patches.
 - `safety`     `report_internal_error`: log our own failures, never raise them.
 - `instrumentor` `GenAIInstrumentor`: the base of each SDK's instrumentor; skips an
                absent SDK quietly, names the supported range for a wrong version.
@@ -33,7 +32,7 @@ Nothing here imports an LLM SDK or an HTTP library.
 from . import attributes
 from .call import GenAICall, Telemetry
 from .instrumentor import GenAIInstrumentor
-from .patching import foreign_wrapper, sdk_missing, unwrap, wrap
+from .patching import foreign_wrapper, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
 from .streams import AsyncStreamProxy, SyncStreamProxy
@@ -51,7 +50,6 @@ __all__ = [
     "Usage",
     "foreign_wrapper",
     "report_internal_error",
-    "sdk_missing",
     "unwrap",
     "wrap",
 ]
