@@ -6,7 +6,7 @@ The client runs on the same machine and takes CPU from the service: the figures 
 floor for what the service does with the machine to itself.
 
     python benchmarks/ingest.py [--batches 200] [--transport http|grpc|both] [--compare-log] [--repeat 3]
-    python benchmarks/ingest.py --flood   # memory under a flood of big requests, with a small in-flight cap
+    python benchmarks/ingest.py --flood --transport both   # memory and answers under a flood of 13 MiB requests
 """
 from __future__ import annotations
 
@@ -187,54 +187,87 @@ def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def flood(seconds: float = 20, clients: int = 32, body_mib: int = 4, cap_mib: int = 64) -> None:
-    """Many clients at once, each sending big requests as fast as answered: memory must stay
-    bounded (the in-flight cap answers 503 instead of buffering)."""
+def flood(transport: str, seconds: float = 20, clients: int = 48, body_mib: int = 13) -> None:
+    """Many clients at once, each sending big requests and retrying 1 s after a refusal (as
+    the exporters do): memory must stay bounded, refusals must be proper answers (503 or
+    UNAVAILABLE, never a reset), and the requests taken must be answered in bounded time."""
     data_dir = Path(tempfile.mkdtemp(prefix="llmledger-flood-"))
     config = data_dir / "flood.yaml"
-    config.write_text(f"http:\n  max_inflight_bytes: {cap_mib << 20}\nwal:\n  fsync: false\n")
+    config.write_text("wal:\n  fsync: false\n")
     service = start_service(data_dir / "data", "--config", str(config))
     spans_per_body = max(1, (body_mib << 20) // 700)  # about 700 bytes a span
-    bodies = make_batches(1)  # a template; the flood body repeats one request's spans
-    template = ExportTraceServiceRequest.FromString(bodies[0])
+    template = ExportTraceServiceRequest.FromString(make_batches(1)[0])
     spans = list(template.resource_spans[0].scope_spans[0].spans)
-    answers: dict[int, int] = {}
+    request = ExportTraceServiceRequest()
+    request.resource_spans.add().CopyFrom(template.resource_spans[0])
+    scope = request.resource_spans[0].scope_spans[0]
+    del scope.spans[:]
+    for i in range(spans_per_body):
+        scope.spans.add().CopyFrom(spans[i % len(spans)])
+    body = request.SerializeToString()  # the same spans from every client: after the first, duplicates
+    answers: dict[object, int] = {}
+    accepted_seconds: list[float] = []
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
-    baseline = peak_memory_mib(service.process.pid)
 
-    def client(n: int):
-        request = ExportTraceServiceRequest()
-        request.resource_spans.add().CopyFrom(template.resource_spans[0])
-        scope = request.resource_spans[0].scope_spans[0]
-        del scope.spans[:]
-        for i in range(spans_per_body):
-            span = scope.spans.add()
-            span.CopyFrom(spans[i % len(spans)])
-            span.span_id = (n * 10**7 + i + 1).to_bytes(8, "big")
-        body = request.SerializeToString()
-        conn = http.client.HTTPConnection(service.http_url.split("//", 1)[1], timeout=120)
+    if transport == "http":
+        address = service.http_url.split("//", 1)[1]
+
+        def send_once() -> tuple[object, bool]:
+            conn = http.client.HTTPConnection(address, timeout=120)
+            try:
+                conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+                response = conn.getresponse()
+                response.read()
+                return response.status, response.status == 200
+            except (ConnectionError, http.client.HTTPException) as exc:
+                return type(exc).__name__, False
+            finally:
+                conn.close()
+    else:
+        import grpc
+
+        own = threading.local()  # a connection per client, as with separate processes
+
+        def send_once() -> tuple[object, bool]:
+            if not hasattr(own, "export"):
+                own.channel = grpc.insecure_channel(service.grpc_address)
+                own.export = own.channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+            try:
+                own.export(body, timeout=60)
+                return "OK", True
+            except grpc.RpcError as error:
+                return error.code().name, False
+
+    def client(deadline: float):
         while time.monotonic() < deadline:
-            conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
-            response = conn.getresponse()
-            response.read()
+            started = time.monotonic()
+            outcome, accepted = send_once()
             with lock:
-                answers[response.status] = answers.get(response.status, 0) + 1
+                answers[outcome] = answers.get(outcome, 0) + 1
+                if accepted:
+                    accepted_seconds.append(time.monotonic() - started)
+            if not accepted:
+                time.sleep(1)
 
     try:
-        threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        started = time.monotonic()
+        send_once()  # alone, for comparison (and to warm up)
+        alone = time.monotonic() - started
+        baseline = _status_mib(service.process.pid, "VmRSS:")
+        deadline = time.monotonic() + seconds
+        threads = [threading.Thread(target=client, args=(deadline,)) for _ in range(clients)]
         for t in threads:
             t.start()
-        # Anonymous memory (the process's own) apart from mapped files (log segments, store parts),
-        # which the kernel can drop.
-        peak_anonymous = 0.0
+        peak = 0.0
         while any(t.is_alive() for t in threads):
-            peak_anonymous = max(peak_anonymous, _status_mib(service.process.pid, "RssAnon:"))
+            peak = max(peak, _status_mib(service.process.pid, "VmRSS:"))
             time.sleep(0.1)
-        memory = peak_memory_mib(service.process.pid)
-        print(f"flood: {clients} clients × {body_mib} MiB requests for {seconds:.0f} s, in-flight cap {cap_mib} MiB: "
-              f"answers {dict(sorted(answers.items()))}; service peak memory {memory:.0f} MiB, of it anonymous "
-              f"{peak_anonymous:.0f} MiB (before the flood {baseline:.0f} MiB)", flush=True)
+        accepted_seconds.sort()
+        latency = (f"{statistics.median(accepted_seconds):.1f} s median, {accepted_seconds[-1]:.1f} s at most"
+                   if accepted_seconds else "none accepted")
+        print(f"flood over {transport}: {clients} clients x {body_mib} MiB requests ({spans_per_body} spans) for "
+              f"{seconds:.0f} s: answers {answers}; service memory (RSS) {baseline:.0f} MiB before, {peak:.0f} MiB "
+              f"at the peak; accepted requests answered in {latency} (one alone: {alone:.1f} s)", flush=True)
     finally:
         service.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -251,7 +284,8 @@ def main() -> None:
     parser.add_argument("--flood", action="store_true", help="measure memory under a flood instead")
     args = parser.parse_args()
     if args.flood:
-        flood()
+        for transport in ("http", "grpc") if args.transport == "both" else (args.transport,):
+            flood(transport)
         return
     print(f"building {args.batches} requests of {SPANS_PER_BATCH} spans …", flush=True)
     bodies = make_batches(args.batches)

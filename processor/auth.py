@@ -31,6 +31,7 @@ class StoredKey:
     tenant: str = ""
     created_at: float = 0.0
     revoked_at: float | None = None
+    trust_reported_cost: bool = False  # its spans' own cost figures replace the price
 
 
 class KeyStore:
@@ -54,12 +55,13 @@ class KeyStore:
             json.dump({"keys": [asdict(k) for k in keys]}, f, indent=2)
         os.replace(temporary, self.path)
 
-    def create(self, *, name: str = "", app: str = "", tenant: str = "") -> tuple[StoredKey, str]:
+    def create(self, *, name: str = "", app: str = "", tenant: str = "",
+               trust_reported_cost: bool = False) -> tuple[StoredKey, str]:
         """Returns the stored entry and the key itself, which is shown once and never stored."""
         key_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(24)
         entry = StoredKey(id=key_id, secret_sha256=_sha256(secret), name=name, app=app, tenant=tenant,
-                          created_at=time.time())
+                          created_at=time.time(), trust_reported_cost=trust_reported_cost)
         self._save(self.load() + [entry])
         return entry, f"{KEY_PREFIX}{key_id}_{secret}"
 
@@ -125,7 +127,7 @@ class Authenticator:
             raise PermissionError("invalid API key")
         if key.revoked_at is not None:
             raise PermissionError("API key revoked")
-        return Principal(key_id=key.id, app=key.app, tenant=key.tenant)
+        return Principal(key_id=key.id, app=key.app, tenant=key.tenant, trust_reported_cost=key.trust_reported_cost)
 
 
 def _presented_key(headers) -> str | None:

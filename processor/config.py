@@ -91,6 +91,9 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "enabled": Setting(True, _flag, "run the OTLP/gRPC receiver"),
         "host": Setting("127.0.0.1", _text, "address the OTLP/gRPC receiver listens on"),
         "port": Setting(4317, _port, "OTLP/gRPC port (0 picks a free one)"),
+        "max_concurrent_requests": Setting(4, _positive_int,
+                                           "requests read and processed at once; one more waits up to 0.5 s, "
+                                           "then is answered UNAVAILABLE"),
     },
     "storage": {
         "data_dir": Setting("./llmledger-data", _text, "embedded ClickHouse and the write-ahead log live here"),
@@ -148,6 +151,9 @@ OTHER_ENV_NAMES = frozenset({
     "LLMLEDGER_BUDGET_URL", "LLMLEDGER_BUDGET_API_KEY", "LLMLEDGER_BUDGET_CACHE_SECONDS",
     "LLMLEDGER_BUDGET_FAIL_OPEN", "LLMLEDGER_BUDGET_TIMEOUT",
     "LLMLEDGER_CAPTURE_CONTENT_MAX_CHARS", "LLMLEDGER_OPENAI_INCLUDE_USAGE", "LLMLEDGER_OPENAI_PROVIDER",
+    "LLMLEDGER_CACHE", "LLMLEDGER_CACHE_TTL", "LLMLEDGER_CACHE_MAX_ENTRIES", "LLMLEDGER_CACHE_MAX_MB",
+    "LLMLEDGER_CACHE_REDIS_URL", "LLMLEDGER_CACHE_SEMANTIC_THRESHOLD", "LLMLEDGER_CACHE_PARTITION",
+    "LLMLEDGER_CACHE_ANY_TEMPERATURE", "LLMLEDGER_ROUTING_FILE",
     "LLMLEDGER_API_KEY",  # the Collector's key for the service, in deploy/otel-collector.yaml
 })
 

@@ -1,31 +1,41 @@
 """The service's own HTTP endpoints beside the OTLP receiver: /healthz, /readyz, /metrics,
 and /v1/query, which `llmledger query` and the other commands use while this process
-holds the embedded store (chDB lets one process open it)."""
+holds the embedded store (chDB lets one process open it).
+
+With API keys on, /healthz stays open (it says "ok" and nothing else); /metrics and the
+details of /readyz are for the operator: the local admin token or a key bound to no app or
+tenant (they cover every tenant). Anyone else gets /readyz's ready flag alone."""
 from __future__ import annotations
 
+import json
+from typing import Callable
+
 import anyio
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .query import run_query
+from .query_guard import QueryRefused
+from .telemetry import MetricsPage
 
 
 class OpsApi:
-    def __init__(self, *, store, log, drain, metrics, wal_max_bytes: int, admin_token: str):
+    def __init__(self, *, store, log, drain, metrics, wal_max_bytes: int, admin_token: str,
+                 authenticate: Callable | None = None):
         self._store = store
         self._log = log
         self._drain = drain
-        self._metrics = metrics
+        self._metrics_page = MetricsPage(metrics.registry)
         self._wal_max_bytes = wal_max_bytes
         self._admin_token = admin_token
+        self._authenticate = authenticate
         self._query_client = None
 
     def routes(self) -> list[Route]:
         return [
             Route("/healthz", self._healthz, methods=["GET"]),
-            Route("/readyz", self._readyz, methods=["GET"]),
+            Route("/readyz", self._readyz_for_caller, methods=["GET"]),
             Route("/metrics", self._metrics_text, methods=["GET"]),
             Route("/v1/query", self._query, methods=["POST"]),
         ]
@@ -33,6 +43,25 @@ class OpsApi:
     def is_admin(self, request: Request) -> bool:
         """Only callers that can read the data directory's service file know the token."""
         return request.headers.get("authorization") == f"Bearer {self._admin_token}"
+
+    def _refuse_unless_operator(self, request: Request) -> Response | None:
+        """None for the operator (anyone, without API keys), else the 401/403 to answer."""
+        if self._authenticate is None or self.is_admin(request):
+            return None
+        try:
+            principal = self._authenticate(request.headers)
+        except PermissionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if principal is not None and principal.bound:
+            return JSONResponse({"error": "this key is bound to an app or tenant; service-wide figures need "
+                                          "a key bound to neither"}, status_code=403)
+        return None
+
+    async def _readyz_for_caller(self, request: Request) -> Response:
+        response = await self._readyz(request)
+        if self._refuse_unless_operator(request) is None:
+            return response
+        return JSONResponse({"ready": json.loads(response.body)["ready"]}, status_code=response.status_code)
 
     async def _healthz(self, request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -50,7 +79,10 @@ class OpsApi:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def _metrics_text(self, request: Request) -> Response:
-        return Response(generate_latest(self._metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        refusal = self._refuse_unless_operator(request)
+        if refusal is not None:
+            return refusal
+        return Response(await self._metrics_page.text(), media_type=MetricsPage.CONTENT_TYPE)
 
     async def _query(self, request: Request) -> Response:
         if not self.is_admin(request):
@@ -62,6 +94,8 @@ class OpsApi:
             return JSONResponse({"error": 'expected JSON {"sql": "..."}'}, status_code=400)
         try:
             columns, rows = await anyio.to_thread.run_sync(self._run_query, sql, body.get("parameters"))
+        except QueryRefused as exc:
+            return JSONResponse({"error": str(exc)}, status_code=403)
         except Exception as exc:  # a bad query is the caller's error, reported as such
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"columns": columns, "rows": rows})

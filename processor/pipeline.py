@@ -21,6 +21,7 @@ from .exporters.clickhouse import llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
 from .normalize.validation import call_problem
 from .pricing import Pricer
+from .pricing.savings import SavingsPricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
 from .wal import LogFailed, LogFull, MemoryLog, Rows, WriteAheadLog, encode_rows
@@ -28,11 +29,28 @@ from .wal import LogFailed, LogFull, MemoryLog, Rows, WriteAheadLog, encode_rows
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who sent a request, when authentication is on: a key may be bound to an app/tenant."""
+    """Who sent a request, when authentication is on: a key may be bound to an app/tenant,
+    and may be trusted to report what its calls cost."""
 
     key_id: str
     app: str = ""
     tenant: str = ""
+    trust_reported_cost: bool = False
+
+    @property
+    def bound(self) -> bool:
+        return bool(self.app or self.tenant)
+
+    def pin(self, app: str, tenant: str) -> tuple[str, str]:
+        """The app and tenant a call of this key counts under, whatever the call claims: a bound
+        key's own (one bound only to an app claims no tenant); an unbound key's calls say."""
+        if not self.bound:
+            return app, tenant
+        return self.app or app, self.tenant
+
+    def owns(self, scope: str, value: str) -> bool:
+        """Whether a budget on `scope`=`value` lies inside this bound key's binding."""
+        return bool(value) and ((scope == "tenant" and value == self.tenant) or (scope == "app" and value == self.app))
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,12 +246,13 @@ class Pipeline:
                  recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
                  handoff: RowsHandoff | None = None):
         self._pricer = pricer
+        self._savings = SavingsPricer(pricer)
         self._log = log
         self._metrics = metrics
         self._recent = recent or RecentSpans()
         self._handoff = handoff
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
-        self._observers = [metrics.costs.observe, *observers]
+        self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
         self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
@@ -286,10 +305,11 @@ class Pipeline:
         problems = {}
         for call, row_index in zip(batch.calls, batch.call_rows):
             if principal is not None:
-                # A key bound to an app/tenant decides attribution, whatever the spans claim.
-                call.app = principal.app or call.app
-                call.tenant = principal.tenant or call.tenant
+                call.app, call.tenant = principal.pin(call.app, call.tenant)
+                if not principal.trust_reported_cost:
+                    call.reported_cost = None  # a sender's own figure must not replace the price
             self._pricer.price(call)
+            self._savings.apply(call)  # before the checks: a cache hit's cost becomes 0
             problem = call_problem(call)
             if problem:
                 problems[row_index] = problem

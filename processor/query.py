@@ -13,9 +13,13 @@ from uuid import UUID
 
 from clickhouse_connect.driver.client import Client
 
+from .query_guard import READ_ONLY_SETTINGS, check_read_only
+
 
 def run_query(client: Client, sql: str, parameters: dict | None = None) -> tuple[list[str], list[list]]:
-    result = client.query(sql, parameters=parameters or None)
+    """Run one read-only statement (see query_guard); raises QueryRefused for anything else."""
+    check_read_only(client, sql, parameters)
+    result = client.query(sql, parameters=parameters or None, settings=READ_ONLY_SETTINGS)
     return list(result.column_names), [[json_safe(v) for v in row] for row in result.result_rows]
 
 

@@ -63,6 +63,17 @@ class LlmCall:
     price_version: str = ""
     unpriced: bool = False
 
+    # Cost cutting (see pricing.savings): who answered, where routing sent the call, what it saved.
+    cache_kind: str = ""  # "" (the provider answered) | "exact" | "semantic"
+    cache_source_trace_id: str = ""  # the call whose stored answer a cache hit replayed
+    cache_source_span_id: str = ""
+    requested_model: str = ""  # what the app asked for, when routing chose another model
+    requested_provider: str = ""  # ... and provider, when a fallback went to another one
+    routing_reason: str = ""
+    saving_strategy: str = ""  # "" | "exact_cache" | "semantic_cache" | "routing" | "fallback"
+    saved_cost: Decimal | None = None
+    prompt_cache_saved: Decimal = Decimal(0)
+
     @property
     def model(self) -> str:
         """The model that actually served the call, falling back to the one asked for."""

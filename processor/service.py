@@ -93,7 +93,8 @@ class Service:
         self.inflight = InflightBytes(config.http.max_inflight_bytes)
         self._admin_token = secrets.token_urlsafe(24)
         self.ops = OpsApi(store=self.store, log=self.log, drain=self.drain, metrics=self.metrics,
-                          wal_max_bytes=config.wal.max_bytes, admin_token=self._admin_token)
+                          wal_max_bytes=config.wal.max_bytes, admin_token=self._admin_token,
+                          authenticate=self.authenticate)
         self._analytics_runner = None
         self.http_url = ""
         self.grpc_address = ""
@@ -182,14 +183,17 @@ class Service:
     async def _start_grpc(self):
         if not self.config.grpc.enabled:
             return None
+        if self.config.grpc.port:
+            # Bound here first for the OS's reason when the port is taken (grpc says only that it failed).
+            _bind(self.config.grpc.host, self.config.grpc.port, "OTLP/gRPC").close()
         try:
             server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
                                              max_request_bytes=self.config.http.max_request_bytes,
                                              authenticate=self.authenticate, inflight=self.inflight,
+                                             max_concurrent_requests=self.config.grpc.max_concurrent_requests,
                                              **self.signal_pipelines)
-        except RuntimeError as exc:  # grpc's way of saying the address cannot be bound
-            raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC "
-                          f"(is the port in use?): {exc}") from None
+        except RuntimeError:  # grpc's way of saying the address cannot be bound
+            raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC") from None
         await server.start()
         self.grpc_address = f"{self.config.grpc.host}:{port}"
         return server

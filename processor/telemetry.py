@@ -4,7 +4,12 @@ Each service instance has its own registry, so tests can run several in one proc
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import math
+import time
+
+import anyio
+import anyio.to_thread
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class ProcessorMetrics:
@@ -45,7 +50,9 @@ class ProcessorMetrics:
         self.drain_crashes = Counter("llmledger_drain_crashes",
                                      "Unexpected failures of the log drain (each one logged; it starts over)",
                                      registry=r)
-        self.costs = CostMetrics(r)
+        self.label_values = LabelValues()
+        self.costs = CostMetrics(r, self.label_values)
+        self.savings = SavingsMetrics(r)
         self._unpriced_series: set[tuple[str, str]] = set()
         self.budget_spend = Gauge("llm_budget_spend_usd", "Spend in the budget's current window", ["budget"],
                                   registry=r)
@@ -55,24 +62,48 @@ class ProcessorMetrics:
 
 
     def count_unpriced(self, provider: str, model: str) -> None:
-        """Models come from the spans: past a bound, new names are counted as "other"."""
-        key = (provider, model)
+        key = (self.label_values.fold("provider", provider), self.label_values.fold("model", model))
         if key not in self._unpriced_series:
             if len(self._unpriced_series) >= CostMetrics.MAX_SERIES:
-                key = (provider, "other")
+                key = (OTHER, OTHER)
             self._unpriced_series.add(key)
         self.llm_calls_unpriced.labels(*key).inc()
+
+
+OTHER = "other"
+
+
+class LabelValues:
+    """Label values come from the spans, so a sender decides how many there are: each label
+    keeps the first `LIMITS[label]` values it meets and counts the rest as "other", so that
+    100,000 made-up app names cost one series, not 100,000."""
+
+    LIMITS = {"app": 200, "environment": 20, "provider": 50, "model": 500}
+
+    def __init__(self, limits: dict[str, int] | None = None):
+        self._limits = limits or self.LIMITS
+        self._kept: dict[str, set[str]] = {label: set() for label in self._limits}
+
+    def fold(self, label: str, value: str) -> str:
+        kept = self._kept[label]
+        if value in kept:
+            return value
+        if len(kept) >= self._limits[label]:
+            return OTHER
+        kept.add(value)
+        return value
 
 
 class CostMetrics:
     """What the LLM calls cost, for Prometheus: by app, environment, provider and model.
 
-    No user label: users are unbounded. Models come from the spans, so a flood of made-up
-    names is folded into "other" past a bound on label sets."""
+    No user label: users are unbounded. The others are bounded one by one (LabelValues),
+    and their combinations by MAX_SERIES, past which a call counts under "other" for all."""
 
     MAX_SERIES = 2000
 
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, label_values: LabelValues | None = None):
+        self._values = label_values or LabelValues()
         labels = ["app", "environment", "provider", "model"]
         self.cost = Counter("llm_cost_usd", "Cost of LLM calls in USD (exact figures are in ClickHouse)", labels,
                             registry=registry)
@@ -83,11 +114,14 @@ class CostMetrics:
 
     _TOKEN_TYPES = ("input", "output", "cache_read", "cache_write", "reasoning")
 
-    def _children(self, key: tuple[str, str, str, str]) -> tuple:
+    def _children(self, call) -> tuple:
+        fold = self._values.fold
+        key = (fold("app", call.app), fold("environment", call.environment), fold("provider", call.provider),
+               fold("model", call.model))
         children = self._series.get(key)
         if children is None:
             if len(self._series) >= self.MAX_SERIES:
-                key = (*key[:3], "other")
+                key = (OTHER,) * 4
                 children = self._series.get(key)
             if children is None:
                 children = (self.requests.labels(*key), self.cost.labels(*key),
@@ -97,7 +131,7 @@ class CostMetrics:
 
     def observe(self, calls) -> None:
         for call in calls:
-            requests, cost, tokens = self._children((call.app, call.environment, call.provider, call.model))
+            requests, cost, tokens = self._children(call)
             requests.inc()
             if call.cost is not None:
                 cost.inc(float(call.cost))
@@ -105,3 +139,54 @@ class CostMetrics:
                                                call.cache_write_tokens, call.reasoning_tokens)):
                 if count:
                     counter.inc(count)
+
+
+class MetricsPage:
+    """The /metrics text, rendered on a worker thread and kept for a moment: a scrape never
+    holds up the event loop (health checks, budget checks), and scrapes close together
+    share one rendering."""
+
+    CONTENT_TYPE = CONTENT_TYPE_LATEST
+    MAX_AGE_S = 1.0
+
+    def __init__(self, registry: CollectorRegistry):
+        self._registry = registry
+        self._text = b""
+        self._rendered_at = -math.inf
+        self._lock: anyio.Lock | None = None
+
+    async def text(self) -> bytes:
+        if self._lock is None:
+            self._lock = anyio.Lock()
+        async with self._lock:
+            if time.monotonic() - self._rendered_at > self.MAX_AGE_S:
+                self._text = await anyio.to_thread.run_sync(generate_latest, self._registry)
+                self._rendered_at = time.monotonic()
+            return self._text
+
+
+class SavingsMetrics:
+    """What caching, routing and provider prompt caching saved, by strategy.
+
+    Counters only go up: a saving below zero (a fallback to a dearer model, cache-write
+    premiums above the reads) is counted in `llm_cost_saved_negative_usd` instead, so that
+    saved minus negative is the net figure."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.saved = Counter("llm_cost_saved_usd", "Cost avoided by caching and routing, in USD", ["strategy"],
+                             registry=registry)
+        self.negative = Counter("llm_cost_saved_negative_usd", "Extra cost of routes dearer than asked, in USD",
+                                ["strategy"], registry=registry)
+
+    def observe(self, calls) -> None:
+        for call in calls:
+            if call.saving_strategy and call.saved_cost:
+                self._count(call.saving_strategy, call.saved_cost)
+            if call.prompt_cache_saved:
+                self._count("prompt_cache", call.prompt_cache_saved)
+
+    def _count(self, strategy: str, amount) -> None:
+        if amount > 0:
+            self.saved.labels(strategy).inc(float(amount))
+        else:
+            self.negative.labels(strategy).inc(float(-amount))

@@ -35,6 +35,14 @@ class RunningService:
             body = json.loads(response.read())
         return [dict(zip(body["columns"], row)) for row in body["rows"]]
 
+    def admin_sql(self, sql: str) -> None:
+        """Run a statement that changes the store (only with start_service(..., admin_sql=True))."""
+        request = urllib.request.Request(
+            self.http_url + "/test/admin-sql", data=json.dumps({"sql": sql}).encode(), method="POST",
+            headers={"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+
     def scalar(self, sql: str):
         rows = self.query(sql)
         return next(iter(rows[0].values()))
@@ -59,8 +67,13 @@ class RunningService:
         return self.process.returncode
 
 
-def start_service(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 60.0) -> RunningService:
-    command = [sys.executable, "-m", "llmledger.processor.cli", "serve", "--data-dir", str(data_dir),
+def start_service(data_dir: Path, *extra_args: str, env: dict | None = None, timeout: float = 60.0,
+                  admin_sql: bool = False) -> RunningService:
+    """`admin_sql=True` adds a test-only route for statements that change the store
+    (`RunningService.admin_sql`): fault tests use it to make the store refuse inserts."""
+    entry = [str(Path(__file__).with_name("serve_with_admin_sql.py"))] if admin_sql else [
+        "-m", "llmledger.processor.cli"]
+    command = [sys.executable, *entry, "serve", "--data-dir", str(data_dir),
                "--http-port", "0", "--grpc-port", "0", *extra_args]
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"{data_dir.name}-service.log"

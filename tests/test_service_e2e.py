@@ -85,6 +85,8 @@ def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
     assert Decimal(spans[1]["cost"]) == GPT_4O_MINI_COST and spans[2]["cost"] == ""
     trace_id = spans[0]["TraceId"]
     assert service.wait_for(f"SELECT count() FROM otel_traces_trace_id_ts WHERE TraceId = '{trace_id}'", 1) == 1
+    # The rollups are written by the same insert, but become visible just after the table.
+    assert service.wait_for("SELECT sum(requests) FROM llm_cost_hourly", 2) == 2
     hourly = service.query("SELECT sum(requests) AS n, sum(cost) AS cost FROM llm_cost_hourly")[0]
     assert (hourly["n"], Decimal(hourly["cost"])) == (2, GPT_4O_MINI_COST + CLAUDE_SONNET_4_COST)
 

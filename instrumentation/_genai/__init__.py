@@ -14,9 +14,10 @@ One small module per job; each module's docstring documents its API:
                methods (Mistral, Cohere), sync, async and async generators.
 - `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
                bucket boundaries.
-- `hook`       `before_send` / `abefore_send`: the one place every patch passes a
-               call through before sending it (the budget guard; caching and
-               routing belong there too), with a `ModelSetter` per SDK.
+- `hook`       `before_send(call, exchange)`: the one point where every patch meets
+               routing, the budget guard and the response cache (`stainless`: the
+               exchange of the OpenAI and Anthropic SDKs);
+- `cache`, `routing`  the response cache and the routing rules behind the hook.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
 - `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip

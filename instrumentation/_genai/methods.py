@@ -14,7 +14,7 @@ patches share:
 `start_attributes(endpoint, instance, kwargs) -> dict | None` gives the span's start
 attributes (None: not traced); the `Endpoint` says what the method does and how to
 read its result. Every wrapper passes
-the call through the shared hook (`hook.before_send`) with the model as the `model=`
+the call through the shared hook (`hook.send_arguments`) with the model as the `model=`
 keyword, makes the span current while the SDK sends, and ends it exactly once: at
 once for a whole answer, through the stream proxies for a stream.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from .call import GenAICall, Telemetry
-from .hook import abefore_send, before_send, set_model_keyword
+from .hook import asend_arguments, send_arguments, set_model_keyword
 from .patching import foreign_wrapper, wrap
 from .safety import report_internal_error
 from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
@@ -70,7 +70,7 @@ class MethodPatches:
             call = self._start(endpoint, instance, kwargs)
             if call is None:
                 return wrapped(*args, **kwargs)
-            args, kwargs = before_send(call, args, kwargs, set_model_keyword)
+            args, kwargs = send_arguments(call, args, kwargs, set_model_keyword)
             token = call.activate()
             try:
                 result = wrapped(*args, **kwargs)
@@ -88,7 +88,7 @@ class MethodPatches:
             call = self._start(endpoint, instance, kwargs)
             if call is None:
                 return await wrapped(*args, **kwargs)
-            args, kwargs = await abefore_send(call, args, kwargs, set_model_keyword)
+            args, kwargs = await asend_arguments(call, args, kwargs, set_model_keyword)
             token = call.activate()
             try:
                 result = await wrapped(*args, **kwargs)
@@ -110,7 +110,7 @@ class MethodPatches:
                 return wrapped(*args, **kwargs)
 
             async def checked_then_sent():
-                checked_args, checked_kwargs = await abefore_send(call, args, kwargs, set_model_keyword)
+                checked_args, checked_kwargs = await asend_arguments(call, args, kwargs, set_model_keyword)
                 items = wrapped(*checked_args, **checked_kwargs)
                 try:
                     async for item in items:

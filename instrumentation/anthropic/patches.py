@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from opentelemetry import context, trace
 
-from .._genai.hook import abefore_send, before_send, set_json_body_model
+from .._genai.hook import Recorder, abefore_send, before_send
+from .._genai.stainless import StainlessExchange
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
 from .readers import REQUEST_SERVICE_TIER, input_messages, read_message
@@ -81,33 +82,47 @@ class RequestPatches:
         call = self._start(instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = before_send(call, args, kwargs, set_json_body_model)
-        token = _activate(call)
+        plan = before_send(call, _exchange(instance, args, kwargs, call))
+        if plan.hit:
+            return plan.replayed
         try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
+            token = _activate(call)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            finally:
+                if token is not None:
+                    context.detach(token)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return plan.fall_back(exc)
             raise
-        finally:
-            if token is not None:
-                context.detach(token)
-        return self._finish(call, result)
+        return self._finish(call, result, plan.recorder)
 
     async def traced_async_request(self, wrapped, instance, args, kwargs):
         call = self._start(instance, args, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        args, kwargs = await abefore_send(call, args, kwargs, set_json_body_model)
-        token = _activate(call)
+        plan = await abefore_send(call, _exchange(instance, args, kwargs, call))
+        if plan.hit:
+            return plan.replayed
         try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
+            token = _activate(call)
+            try:
+                result = await wrapped(*args, **kwargs)
+            except BaseException as exc:
+                call.fail(exc)
+                raise
+            finally:
+                if token is not None:
+                    context.detach(token)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return await plan.afall_back(exc)
             raise
-        finally:
-            if token is not None:
-                context.detach(token)
-        return self._finish(call, result)
+        return self._finish(call, result, plan.recorder)
 
     # --- before the request -------------------------------------------------
 
@@ -170,20 +185,24 @@ class RequestPatches:
 
     # --- after the request --------------------------------------------------
 
-    def _finish(self, call: GenAICall, result: Any) -> Any:
+    def _finish(self, call: GenAICall, result: Any, recorder: Recorder | None = None) -> Any:
         try:
+            read, stream_reader = read_message, MessageStreamReader
+            if recorder is not None:  # the cache keeps the answer as it is read
+                read = recorder.reading(read_message)
+                stream_reader = lambda capture: recorder.chunks(MessageStreamReader(capture))  # noqa: E731
             if isinstance(result, self.sdk.streams):
                 proxy_class = AsyncStreamProxy if hasattr(result, "__anext__") else SyncStreamProxy
-                return proxy_class(result, call, MessageStreamReader(call.capture_content))
+                return proxy_class(result, call, stream_reader(call.capture_content))
             if isinstance(result, self.sdk.raw_response):
-                return self._finish_raw(call, result)
-            read_message(call, result)
+                return self._finish_raw(call, result, read, stream_reader)
+            read(call, result)
         except Exception:
             report_internal_error("reading an Anthropic response")
         call.end()
         return result
 
-    def _finish_raw(self, call: GenAICall, raw: Any) -> Any:
+    def _finish_raw(self, call: GenAICall, raw: Any, read: Callable, stream_reader: Callable) -> Any:
         """`with_raw_response` / `with_streaming_response`: the SDK's response object."""
         from ..openai.raw import AsyncRawResponseProxy, RawResponseProxy  # SDK-neutral proxies
 
@@ -193,12 +212,17 @@ class RequestPatches:
             # with_raw_response: the body is here already. The sync parse() is cached
             # by the SDK, so reading it now costs the app nothing later; the async one
             # cannot run here, so read the JSON body.
-            read_message(call, raw.http_response.json() if is_async else raw.parse())
+            read(call, raw.http_response.json() if is_async else raw.parse())
             call.end()
             return raw
-        stream_reader = MessageStreamReader(call.capture_content) if streamed else None
+        on_chunk = stream_reader(call.capture_content) if streamed else None
         proxy_class = AsyncRawResponseProxy if is_async else RawResponseProxy
-        return proxy_class(raw, call, read_message, stream_reader)
+        return proxy_class(raw, call, read, on_chunk)
+
+
+def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall) -> StainlessExchange:
+    return StainlessExchange(client, args, kwargs, provider=call.start_attributes[attr.PROVIDER_NAME],
+                             endpoint="/v1/messages", stream=bool(call.start_attributes[attr.REQUEST_STREAM]))
 
 
 def _activate(call: GenAICall) -> object | None:

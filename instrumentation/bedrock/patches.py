@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .._genai import GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
-from .._genai.hook import before_send
+from .._genai.hook import send_arguments
 from . import bodies, converse
 
 PROVIDER = "aws.bedrock"
@@ -49,7 +49,7 @@ class ApiCallPatch:
         call = self._start(instance, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = before_send(call, args, kwargs, set_model_id)
+        args, kwargs = send_arguments(call, args, kwargs, set_model_id, body=args[1] if len(args) > 1 else None)
         operation = args[0]
         token = call.activate()
         try:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
-from .._genai.hook import abefore_send, before_send
+from .._genai.hook import asend_arguments, send_arguments
 from . import readers
 
 # API method (after the ":" of the path) -> (operation, streamed).
@@ -47,6 +47,11 @@ def model_of(resource: str) -> str:
     `gemini-2.5-flash`; a tuned model or endpoint keeps its resource name."""
     _, found, model = resource.rpartition("models/")
     return model if found and model else resource
+
+
+def _request_dict(args: tuple, kwargs: dict) -> dict | None:
+    """The request body (`contents`, `systemInstruction`, ...) of `request(method, path, request_dict)`."""
+    return args[2] if len(args) > 2 else kwargs.get("request_dict")
 
 
 def set_path_model(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dict]:
@@ -76,7 +81,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = before_send(call, args, kwargs, set_path_model)
+        args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
         token = call.activate()
         try:
             response = wrapped(*args, **kwargs)
@@ -92,7 +97,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return await wrapped(*args, **kwargs)
-        args, kwargs = await abefore_send(call, args, kwargs, set_path_model)
+        args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
         token = call.activate()
         try:
             response = await wrapped(*args, **kwargs)
@@ -108,7 +113,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = before_send(call, args, kwargs, set_path_model)
+        args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
         try:
             chunks = wrapped(*args, **kwargs)  # a generator: nothing is sent yet
         except BaseException as exc:
@@ -120,7 +125,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return await wrapped(*args, **kwargs)
-        args, kwargs = await abefore_send(call, args, kwargs, set_path_model)
+        args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
         token = call.activate()
         try:
             chunks = await wrapped(*args, **kwargs)
@@ -147,7 +152,7 @@ class RequestPatches:
             model = model_of(resource)
             if method == "predict" and "embedding" not in model:
                 return None
-            body = args[2] if len(args) > 2 else kwargs.get("request_dict")
+            body = _request_dict(args, kwargs)
             address, port, provider = self._server(client)
             attributes = {
                 attr.OPERATION_NAME: known[0],

@@ -18,7 +18,8 @@ import importlib
 import weakref
 from typing import Any, Callable, Mapping
 
-from .._genai.hook import abefore_send, before_send, set_json_body_model
+from .._genai.hook import Recorder, abefore_send, before_send
+from .._genai.stainless import StainlessExchange
 from .._genai import (
     AsyncStreamProxy,
     GenAICall,
@@ -121,32 +122,59 @@ class RequestPatches:
         if started is None:
             return wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
-        args, kwargs = before_send(call, args, kwargs, set_json_body_model)
-        token = call.activate()
+        plan = before_send(call, self._exchange(instance, args, kwargs, call, endpoint, stream))
+        if plan.hit:
+            return plan.replayed
         try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
+            result = self._send(call, wrapped, args, kwargs)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return plan.fall_back(exc)
             raise
-        finally:
-            call.deactivate(token)
-        return self._finish(call, endpoint, stream, hide_usage, result)
+        return self._finish(call, endpoint, stream, hide_usage, result, plan.recorder)
 
     async def traced_async_request(self, wrapped, instance, args, kwargs):
         started = self._start(instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
         call, endpoint, stream, hide_usage = started
-        args, kwargs = await abefore_send(call, args, kwargs, set_json_body_model)
+        plan = await abefore_send(call, self._exchange(instance, args, kwargs, call, endpoint, stream))
+        if plan.hit:
+            return plan.replayed
+        try:
+            result = await self._asend(call, wrapped, args, kwargs)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return await plan.afall_back(exc)
+            raise
+        return self._finish(call, endpoint, stream, hide_usage, result, plan.recorder)
+
+    @staticmethod
+    def _send(call: GenAICall, wrapped, args, kwargs) -> Any:
         token = call.activate()
         try:
-            result = await wrapped(*args, **kwargs)
+            return wrapped(*args, **kwargs)
         except BaseException as exc:
             call.fail(exc)
             raise
         finally:
             call.deactivate(token)
-        return self._finish(call, endpoint, stream, hide_usage, result)
+
+    @staticmethod
+    async def _asend(call: GenAICall, wrapped, args, kwargs) -> Any:
+        token = call.activate()
+        try:
+            return await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            call.deactivate(token)
+
+    @staticmethod
+    def _exchange(client, args, kwargs, call: GenAICall, endpoint: Endpoint, stream: bool) -> StainlessExchange:
+        return StainlessExchange(client, args, kwargs, provider=call.start_attributes[attr.PROVIDER_NAME],
+                                 endpoint=endpoint.path, stream=stream, stream_end=b"data: [DONE]\n\n")
 
     # --- before the request -------------------------------------------------
 
@@ -219,29 +247,35 @@ class RequestPatches:
 
     # --- after the request --------------------------------------------------
 
-    def _finish(self, call: GenAICall, endpoint: Endpoint, stream: bool, hide_usage: bool, result: Any) -> Any:
+    def _finish(self, call: GenAICall, endpoint: Endpoint, stream: bool, hide_usage: bool, result: Any,
+                recorder: Recorder | None = None) -> Any:
         try:
+            read_result, stream_reader = endpoint.read_result, endpoint.stream_reader
+            if recorder is not None:  # the cache keeps the answer as it is read
+                read_result = recorder.reading(read_result)
+                stream_reader = lambda hide, capture: recorder.chunks(endpoint.stream_reader(hide, capture))  # noqa: E731
             if stream and isinstance(result, self.sdk.streams):
                 proxy_class = AsyncStreamProxy if hasattr(result, "__anext__") else SyncStreamProxy
-                return proxy_class(result, call, endpoint.stream_reader(hide_usage, call.capture_content))
+                return proxy_class(result, call, stream_reader(hide_usage, call.capture_content))
             if isinstance(result, self.sdk.raw_responses):
-                return self._finish_raw(call, endpoint, stream, hide_usage, result)
-            endpoint.read_result(call, result)
+                return self._finish_raw(call, read_result, stream_reader, stream, hide_usage, result)
+            read_result(call, result)
         except Exception:
             report_internal_error("reading an OpenAI response")
         call.end()
         return result
 
-    def _finish_raw(self, call: GenAICall, endpoint: Endpoint, stream: bool, hide_usage: bool, raw: Any) -> Any:
+    def _finish_raw(self, call: GenAICall, read_result: Callable, stream_reader: Callable, stream: bool,
+                    hide_usage: bool, raw: Any) -> Any:
         if isinstance(raw, self.sdk.legacy_response) and not stream:
             # with_raw_response: the body is read already, and parse() is cached
             # by the SDK, so reading the usage now costs the app nothing later.
-            endpoint.read_result(call, raw.parse())
+            read_result(call, raw.parse())
             call.end()
             return raw
-        stream_reader = endpoint.stream_reader(hide_usage, call.capture_content) if stream else None
+        on_chunk = stream_reader(hide_usage, call.capture_content) if stream else None
         proxy_class = AsyncRawResponseProxy if isinstance(raw, self.sdk.async_response) else RawResponseProxy
-        return proxy_class(raw, call, endpoint.read_result, stream_reader)
+        return proxy_class(raw, call, read_result, on_chunk)
 
 
 def _ask_for_usage(options: Any, body: dict) -> bool:

@@ -18,7 +18,10 @@ What there is:
 - budgets: `budget_details` (burn-down, thresholds crossed, alerts and deliveries, throttle)
   around the budget service's live `BudgetStatus`;
 - anomalies: `find_anomalies`, `spike_chart` (a spike's series with its baseline);
-- prices: `price_in_force`, `price_history`, `estimate_cost` (in `prices`).
+- prices: `price_in_force`, `price_history`, `estimate_cost` (in `prices`);
+- cutting the bill: `savings_by` (what caching, routing and prompt caching saved, by
+  strategy, app, model, feature, ...), `whatif` (one model's logged tokens re-priced on
+  another), `measured_volume` + `compare_tco` (API prices against self-hosting).
 
 Ranges on whole hours read the hourly rollups, and breakdowns by user over whole UTC
 days the daily one (see `sources`); tags and partial hours read the calls. The SQL lives
@@ -39,17 +42,22 @@ from .records import (OTHER, AlertRecord, Anomaly, BudgetDetail, BurnPoint, Cost
                       LlmCallRow, MatrixCell, PeriodSpend, ShareRow, SpikeChart, Spend, StackedTrend, TopSpenders,
                       TraceCall, TraceCost, TraceSpan, TraceTree, TrendPoint, TrendSeries, UnpricedModel)
 from .runner import Runner, runner_for_client
+from .savings import SAVINGS_DIMENSIONS, SavingsRow, savings_by
+from .tco import MeasuredVolume, SelfHosting, TcoComparison, measured_volume
+from .tco import compare as compare_tco
 from .summary import summary
 from .traces import trace_cost
 from .trend import GRANULARITIES, cost_trend, stacked_trend
+from .whatif import WhatIf, whatif
 
 __all__ = [
-    "ANOMALY_KINDS", "DIMENSIONS", "GRANULARITIES", "OTHER", "PERIODS",
+    "ANOMALY_KINDS", "DIMENSIONS", "GRANULARITIES", "OTHER", "PERIODS", "SAVINGS_DIMENSIONS",
     "AlertRecord", "Anomaly", "AnomalySettings", "BudgetDetail", "BurnPoint", "CostEstimate", "CostMatrix",
     "CostRow", "CostSummary", "LlmCallRow", "MatrixCell", "NewArrivalSettings", "PeriodSpend", "PricePeriod",
     "RequestOutlierSettings", "Runner", "ShareRow", "Spend", "SpikeChart", "SpikeSettings", "StackedTrend",
     "TopSpenders", "TraceCall", "TraceCost", "TraceSpan", "TraceTree", "TrendPoint", "TrendSeries",
-    "UnpricedModel",
+    "UnpricedModel", "MeasuredVolume", "SavingsRow", "SelfHosting", "TcoComparison", "WhatIf",
+    "compare_tco", "measured_volume", "savings_by", "whatif",
     "budget_details", "burn_down", "cost_by", "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies",
     "most_expensive_calls", "period_spend", "price_history", "price_in_force", "runner_for_client",
     "spike_chart", "stacked_trend", "summary", "throttle_state", "top_spenders", "top_with_share",

@@ -7,7 +7,9 @@
     POST   /v1/budgets/evaluate           send the alerts that are due       (admin)
 
 The check answers from memory and never waits for the store. Admin routes need
-`authorize(request)` to return True (the service checks its admin token).
+`authorize(request)` to return True (the service checks its admin token). With API keys, a
+key bound to an app/tenant is answered for its own app and tenant whatever it asks, and
+sees the figures (spend, limit) only of budgets on that app or tenant.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .service import BudgetService
 
 CHECK_PARAMETERS = ("app", "user", "model", "team", "environment", "provider", "feature", "tenant")
 TAG_PARAMETER_PREFIX = "tag."
+_ANSWER_ONLY = ("decision", "allowed", "retry_after", "fallback_model")
 
 
 def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool] | None = None,
@@ -37,9 +40,10 @@ def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool
         return guarded
 
     async def check(request: Request) -> Response:
+        principal = None
         if authenticate is not None:
             try:
-                authenticate(request.headers)
+                principal = authenticate(request.headers)
             except PermissionError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=401)
         attributes: dict[str, str] = {}
@@ -53,11 +57,19 @@ def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool
                 expected = ", ".join(CHECK_PARAMETERS)
                 return JSONResponse({"error": f"unknown parameter {name!r} (expected {expected} or tag.<name>)"},
                                     status_code=400)
+        if principal is not None:
+            # A bound key asks about its own calls: they count under its app and tenant.
+            attributes["app"], attributes["tenant"] = principal.pin(attributes.get("app", ""),
+                                                                     attributes.get("tenant", ""))
         decision = service.check(**attributes, tags=tags)
+        body = decision.to_dict()
+        if principal is not None and principal.bound and not principal.owns(decision.scope, decision.scope_value):
+            # The deciding budget is not this key's own: the answer, not its figures.
+            body = {key: value for key, value in body.items() if key in _ANSWER_ONLY}
         headers = {"Cache-Control": "no-store"}
         if not decision.allowed:
             headers["Retry-After"] = str(decision.retry_after)
-        return JSONResponse(decision.to_dict(), status_code=200 if decision.allowed else 429, headers=headers)
+        return JSONResponse(body, status_code=200 if decision.allowed else 429, headers=headers)
 
     async def status(request: Request) -> Response:
         undelivered = await anyio.to_thread.run_sync(service.undelivered)  # from the store

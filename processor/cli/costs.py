@@ -5,6 +5,7 @@
     llmledger costs summary --app support-bot
     llmledger costs top user -n 10 --format json
     llmledger costs trace 4bf92f3577b34da6a3ce929d0e0e4736
+    llmledger costs whatif --model gpt-4o=gpt-4o-mini --period 30d     (see `alternatives`)
 
 Ranges are [--from, --to): ISO dates or date-times, UTC unless a zone is given; by
 default the last 30 days up to now. The range options and the output helpers are
@@ -58,6 +59,10 @@ def register(subparsers) -> None:
     trace.add_argument("trace_id", help="32 hex digits")
     add_report_options(trace, time_range=False)
     trace.set_defaults(func=run_trace)
+
+    from .alternatives import register_whatif
+
+    register_whatif(reports)
 
 
 def add_report_options(parser: argparse.ArgumentParser, *, filters: bool = False, time_range: bool = True,

@@ -13,6 +13,9 @@ def register(subparsers) -> None:
     create.add_argument("--name", default="", help="what the key is for")
     create.add_argument("--app", default="", help="bind the key to an app: its spans are attributed to it")
     create.add_argument("--tenant", default="", help="bind the key to a tenant: its spans are attributed to it")
+    create.add_argument("--trust-reported-cost", action="store_true",
+                        help="take the cost its spans report (gen_ai.usage.cost, llm.cost.total) instead of "
+                             "pricing them; for a gateway that bills exactly, not for apps")
     create.set_defaults(func=_create)
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")
@@ -31,7 +34,8 @@ def _store(args):
 
 
 def _create(args) -> int:
-    entry, key = _store(args).create(name=args.name, app=args.app, tenant=args.tenant)
+    entry, key = _store(args).create(name=args.name, app=args.app, tenant=args.tenant,
+                                     trust_reported_cost=args.trust_reported_cost)
     print(key)
     print(f"key id {entry.id} created; the key is shown only now. Send it as 'Authorization: Bearer <key>', "
           "e.g. OTEL_EXPORTER_OTLP_HEADERS='authorization=Bearer <key>'.")
@@ -50,8 +54,9 @@ def _list(args) -> int:
     from ..query import format_rows
 
     keys = _store(args).load()
-    columns = ["id", "name", "app", "tenant", "created", "revoked"]
-    rows = [[k.id, k.name, k.app, k.tenant, _when(k.created_at), _when(k.revoked_at)] for k in keys]
+    columns = ["id", "name", "app", "tenant", "trust_reported_cost", "created", "revoked"]
+    rows = [[k.id, k.name, k.app, k.tenant, k.trust_reported_cost, _when(k.created_at), _when(k.revoked_at)]
+            for k in keys]
     if args.format == "json":
         print(json.dumps([dict(zip(columns, r)) for r in rows], indent=2))
     else:

@@ -22,6 +22,8 @@ LLM_SPANS_COLUMNS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
     "usage_reported", "cost", "cost_details", "price_source", "price_version", "unpriced",
     "duration_ns", "time_to_first_chunk", "status", "error_type",
+    "cache_kind", "cache_source_trace_id", "cache_source_span_id", "requested_model", "routing_reason",
+    "saving_strategy", "saved_cost", "prompt_cache_saved",
 )  # fmt: skip
 
 
@@ -35,6 +37,8 @@ def llm_span_row(call: LlmCall) -> list:
         call.cache_write_tokens, call.reasoning_tokens, call.usage_reported, call.cost, call.cost_details,
         call.price_source, call.price_version, int(call.unpriced), call.duration_ns, call.time_to_first_chunk,
         call.status, call.error_type,
+        call.cache_kind, call.cache_source_trace_id, call.cache_source_span_id, call.requested_model,
+        call.routing_reason, call.saving_strategy, call.saved_cost, call.prompt_cache_saved,
     ]  # fmt: skip
 
 

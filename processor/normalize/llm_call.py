@@ -38,6 +38,7 @@ from .conventions import (
     TIME_TO_FIRST_CHUNK_KEYS,
     first_value,
 )
+from .savings import read_savings
 from .usage import Usage, read_usage
 
 
@@ -183,4 +184,5 @@ def read_llm_call(
         error_type=attributes.get(ERROR_TYPE_KEY, ""),
     )
     attribute_call(call, attributes, defaults)
+    read_savings(call, attributes)
     return call

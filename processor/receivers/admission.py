@@ -1,4 +1,5 @@
-"""A cap on the memory that requests in flight hold, shared by both receivers.
+"""Caps on what requests in flight hold: their memory, shared by both receivers, and for
+gRPC the number of requests being read at once.
 
 Each request holds its size (as sent, then decompressed) from the moment it is read until
 the pipeline has logged it, counted at EXPANSION times its bytes: decoded, normalized and
@@ -10,6 +11,8 @@ amount of memory, never an out-of-memory kill.
 from __future__ import annotations
 
 import threading
+
+import anyio
 
 
 EXPANSION = 16
@@ -39,3 +42,35 @@ class InflightBytes:
         n *= self._expansion
         with self._lock:
             self._used -= n
+
+
+class RequestSlots:
+    """At most `limit` requests at once; one more waits up to `wait_s` for a slot, then is
+    refused. Used on the event loop.
+
+    gRPC reads a whole message before the handler sees its size, so the byte cap alone would
+    let a flood of big messages into memory first and refuse them after. A slot is taken
+    before the message is read: at most `limit` messages are buffered at once, and a request
+    that is taken shares the CPU with at most `limit - 1` others, so its answer comes in
+    bounded time instead of after every other client's."""
+
+    def __init__(self, limit: int, wait_s: float = 0.5):
+        self.limit = limit
+        self._wait_s = wait_s
+        self._semaphore: anyio.Semaphore | None = None
+
+    async def acquire(self) -> bool:
+        if self._semaphore is None:
+            self._semaphore = anyio.Semaphore(self.limit)
+        try:
+            self._semaphore.acquire_nowait()
+            return True
+        except anyio.WouldBlock:
+            pass
+        with anyio.move_on_after(self._wait_s):
+            await self._semaphore.acquire()
+            return True
+        return False
+
+    def release(self) -> None:
+        self._semaphore.release()

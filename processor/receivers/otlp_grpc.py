@@ -4,6 +4,11 @@ grpc.aio server, all three through the same servicer code (see `signals`).
 The request arrives as raw bytes and is parsed here, not by gRPC: a message
 gRPC fails to deserialize is answered INTERNAL, while OTLP wants bad data to be
 INVALID_ARGUMENT so that clients drop it instead of retrying.
+
+Export is served as a client-streaming method (on the wire a unary call is the same): the
+handler then runs before the message is read, so that the caller is authenticated and
+given a slot (RequestSlots) before its message takes any memory; over the limits the
+answer is UNAVAILABLE with RetryInfo, at once.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import anyio.to_thread
 import grpc
 
 from llmledger.processor.pipeline import Backpressure, Principal
-from llmledger.processor.receivers.admission import InflightBytes
+from llmledger.processor.receivers.admission import InflightBytes, RequestSlots
 from llmledger.processor.receivers.answers import (
     bad_request_status,
     export_response,
@@ -39,13 +44,15 @@ class ExportReceiver:
     """Export(request bytes) -> the signal's export response; errors as OTLP/gRPC status codes."""
 
     def __init__(self, signal: Signal, pipeline, authenticate: Authenticate | None = None,
-                 inflight: InflightBytes | None = None):
+                 inflight: InflightBytes | None = None, slots: RequestSlots | None = None):
         self._signal = signal
         self._pipeline = pipeline
         self._authenticate = authenticate
         self._inflight = inflight or InflightBytes(1 << 62)
+        self._slots = slots or RequestSlots(1 << 30, wait_s=0)
 
-    async def Export(self, request: bytes, context: grpc.aio.ServicerContext):
+    async def Export(self, requests, context: grpc.aio.ServicerContext):
+        """`requests` yields the one message of the call, as bytes, when it is read."""
         principal = None
         if self._authenticate is not None:
             metadata = context.invocation_metadata() or ()
@@ -55,12 +62,23 @@ class ExportReceiver:
             except PermissionError as exc:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
 
-        if not self._inflight.try_acquire(len(request)):
-            await _abort_unavailable(context, "too many request bytes in flight; retry shortly", 1)
+        if not await self._slots.acquire():
+            await _abort_unavailable(context, "too many requests at once; retry shortly", _OVERLOAD_RETRY_AFTER_S)
         try:
-            return await self._export(request, principal, context)
+            request = None
+            async for request in requests:
+                break  # a unary call: its one message
+            if request is None:
+                return self._signal.response_type()
+            if not self._inflight.try_acquire(len(request)):
+                await _abort_unavailable(context, "too many request bytes in flight; retry shortly",
+                                         _OVERLOAD_RETRY_AFTER_S)
+            try:
+                return await self._export(request, principal, context)
+            finally:
+                self._inflight.release(len(request))
         finally:
-            self._inflight.release(len(request))
+            self._slots.release()
 
     async def _export(self, request: bytes, principal, context):
         signal = self._signal
@@ -86,6 +104,9 @@ class ExportReceiver:
         return export_response(result, signal)
 
 
+_OVERLOAD_RETRY_AFTER_S = 1
+
+
 async def _abort_unavailable(context, reason: str, retry_after: int) -> None:
     status = unavailable_status(reason, retry_after)
     await context.abort(
@@ -107,6 +128,7 @@ def build_grpc_server(
     inflight: InflightBytes | None = None,
     metrics=None,
     logs=None,
+    max_concurrent_requests: int = 4,
 ) -> tuple[grpc.aio.Server, int]:
     """A grpc.aio server with the TraceService (for `pipeline`), and the MetricsService and
     LogsService when their pipelines are given, bound to host:port, and the port it got
@@ -116,13 +138,24 @@ def build_grpc_server(
     answers RESOURCE_EXHAUSTED to a message over `max_request_bytes` (decompressed)."""
     if max_request_bytes <= 0:
         raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", max_request_bytes)])
-    inflight = inflight or InflightBytes(1 << 62)  # one count for every signal
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", max_request_bytes),
+        # gRPC shares a port with any other process that asks (SO_REUSEPORT) by default: a
+        # second service would take half of this one's clients into another store.
+        ("grpc.so_reuseport", 0),
+        # Flow-control windows stay small: with bandwidth probing, a client may push megabytes
+        # of a message before the handler has decided whether to take it (a flood of 13 MiB
+        # messages held 1.3 GiB this way, with one request taken at a time).
+        ("grpc.http2.bdp_probe", 0),
+    ])
+    # One count of bytes and one of requests for every signal.
+    inflight = inflight or InflightBytes(1 << 62)
+    slots = RequestSlots(max_concurrent_requests)
     for signal, target in ((TRACES, pipeline), (METRICS, metrics), (LOGS, logs)):
         if target is None:
             continue
-        receiver = ExportReceiver(signal, target, authenticate, inflight)
-        export = grpc.unary_unary_rpc_method_handler(
+        receiver = ExportReceiver(signal, target, authenticate, inflight, slots)
+        export = grpc.stream_unary_rpc_method_handler(
             receiver.Export,
             request_deserializer=None,  # hand the raw bytes to Export
             response_serializer=signal.response_type.SerializeToString,

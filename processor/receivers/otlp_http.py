@@ -90,8 +90,11 @@ class _ExportEndpoint:
         self._inflight = inflight
 
     async def __call__(self, scope, receive, send) -> None:
-        response = await self.handle(Request(scope, receive))
-        await response(scope, receive, send)
+        body = _BodyTracker(receive)
+        response = await self.handle(Request(scope, body.receive))
+        if not body.complete and not await body.discard(_DISCARD_LIMIT * self._max_bytes, _BODY_TIMEOUT_S):
+            response.headers["Connection"] = "close"
+        await response(scope, body.receive, send)
 
     async def handle(self, request: Request) -> Response:
         media = _media_type(request.headers.get("content-type"))
@@ -170,30 +173,65 @@ class _OverCapacity(Exception):
 
 _OVERLOAD_RETRY_AFTER_S = 1
 _BODY_TIMEOUT_S = 30  # a client that trickles its body holds memory: cut it off
+_DISCARD_LIMIT = 4  # × the size cap: the body read and dropped after a refusal, at most
 
 
 async def _read_body(request: Request, max_bytes: int, inflight: InflightBytes) -> bytes:
     """The raw body, refused as soon as it is known to pass `max_bytes`, and counted in
     `inflight` (the caller releases `len(body)` when done).
 
-    Content-Length is checked first; the count while streaming covers chunked
-    bodies that declare no length."""
+    A body that declares its length takes its room before it is read, all or nothing: under
+    a flood, requests are refused before they hold anything, rather than many holding part
+    of the room and none getting through. A chunked body takes room as it arrives."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"request body is {int(declared)} bytes, over the limit of {max_bytes}")
+    declared = int(declared) if declared is not None and declared.strip().isdigit() else None
+    if declared is not None and declared > max_bytes:
+        raise PayloadTooLarge(f"request body is {declared} bytes, over the limit of {max_bytes}")
+    if declared is not None and not inflight.try_acquire(declared):
+        raise _OverCapacity("too many request bytes in flight; retry shortly")
+    held = declared or 0
     body = bytearray()
     try:
         with anyio.fail_after(_BODY_TIMEOUT_S):
             async for chunk in request.stream():
-                if not inflight.try_acquire(len(chunk)):
-                    raise _OverCapacity("too many request bytes in flight; retry shortly")
+                if len(body) + len(chunk) > held:
+                    if not inflight.try_acquire(len(body) + len(chunk) - held):
+                        raise _OverCapacity("too many request bytes in flight; retry shortly")
+                    held = len(body) + len(chunk)
                 body += chunk
                 if len(body) > max_bytes:
                     raise PayloadTooLarge(f"request body is over the limit of {max_bytes} bytes")
     except BaseException:
-        inflight.release(len(body))
+        inflight.release(held)
         raise
+    inflight.release(held - len(body))  # a body shorter than it said
     return bytes(body)
+
+
+class _BodyTracker:
+    """The ASGI `receive` of one request, noting whether the whole body has been read.
+
+    A request refused before its body is read must still have the body read (and dropped)
+    before the answer: a server that answers and closes while the client is still sending
+    makes the client's kernel see a reset, and the client never reads the 503."""
+
+    def __init__(self, receive):
+        self._receive = receive
+        self.complete = False
+
+    async def receive(self):
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.complete = True
+        return message
+
+    async def discard(self, max_bytes: int, timeout_s: float) -> bool:
+        """Read and drop the rest of the body, up to `max_bytes`; True if it all came."""
+        dropped = 0
+        with anyio.move_on_after(timeout_s):
+            while not self.complete and dropped <= max_bytes:
+                dropped += len((await self.receive()).get("body", b""))
+        return self.complete
 
 
 async def _decode_body(

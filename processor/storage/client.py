@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import struct
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -52,6 +53,24 @@ def validate_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
+_SECRET_PARAMETERS = {"password", "pass", "key", "token", "secret", "access_token"}
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown (banners, errors, /readyz): its password, and any
+    password-like query parameter, replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = f"{parts.username or ''}:***@{netloc.rsplit('@', 1)[1]}"
+        query = urlencode([(k, "***" if k.lower() in _SECRET_PARAMETERS else v)
+                           for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:  # not even a URL: show none of it
+        return "<ClickHouse URL>"
+
+
 def embedded_path(data_dir: Path) -> Path:
     return Path(data_dir) / "clickhouse"
 
@@ -61,7 +80,7 @@ def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledge
     With `create=False` (every command but `serve`) a store or database that is not there
     is an error: a mistyped path must not answer from a new, empty store."""
     validate_identifier(database, "database name")
-    where = url or f"embedded store at {embedded_path(data_dir)}"
+    where = redact_url(url) if url else f"embedded store at {embedded_path(data_dir)}"
     if not url and not create:
         _require_embedded_store(Path(data_dir))
     try:

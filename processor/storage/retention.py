@@ -36,7 +36,8 @@ RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "rollups_days": (("llm_cost_hourly", "hour"),
                      ("llm_cost_daily_by_user", "day"),
                      ("llm_cache_savings_hourly", "hour"),
-                     ("llm_cost_daily_users", "day")),
+                     ("llm_cost_daily_users", "day"),
+                     ("llm_savings_hourly", "hour")),
     # Kept N days after the alert's window ends, so a claim never expires inside its window.
     "alerts_days": (("budget_alerts", "toDateTime(greatest(claimed_at, expires_at))"),
                     ("notification_deliveries", "toDateTime(greatest(attempted_at, expires_at))"),

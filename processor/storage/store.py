@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from .client import connect, embedded_path
+from .client import connect, embedded_path, redact_url
 from .migrate import migrate
 from .retention import apply_retention
 
@@ -29,7 +29,7 @@ class Store:
 
     def describe(self) -> str:
         if self._url:
-            return f"ClickHouse at {_redact(self._url)}"
+            return f"ClickHouse at {redact_url(self._url)}"
         return f"embedded ClickHouse at {embedded_path(self.data_dir)}"
 
     def client(self) -> Client:
@@ -42,10 +42,3 @@ class Store:
                 self._migrated = True
         return client
 
-
-def _redact(url: str) -> str:
-    """Hide a password in a URL before printing it."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url

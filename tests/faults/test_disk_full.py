@@ -119,10 +119,10 @@ def test_both_disks_full_and_a_rejected_record_nothing_lost_nothing_twice(tmp_pa
     data_dir = tmp_path / "data"
     log_disk = small_disk(data_dir, size_mb=24)  # the log, the dead-letter file, the service's own files
     store_disk = small_disk(data_dir / "clickhouse", size_mb=48)
-    service = start_service(data_dir)
+    service = start_service(data_dir, admin_sql=True)
     try:
         # A rule in the store that one request's rows break: ClickHouse rejects them for good.
-        service.query("ALTER TABLE llm_spans ADD CONSTRAINT small_calls CHECK input_tokens < 5000")
+        service.admin_sql("ALTER TABLE llm_spans ADD CONSTRAINT small_calls CHECK input_tokens < 5000")
         store_disk.fill()
         first = RetryingClient([llm_request(1), _with_input_tokens(llm_request(2), 9000), llm_request(3)])
         run_clients([first], service.http_url)
