@@ -41,7 +41,8 @@ _SMALL_BACKLOG = 20  # log records
 _PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz tells the truth
 
 T = TypeVar("T")
-Rows = tuple[int, list[list], list[list]]  # (log seq, otel_traces rows, llm_spans rows)
+# (log seq, otel_traces rows, llm_spans rows, stored calls replaced by twins; see corrections/)
+Rows = tuple[int, list[list], list[list], list]
 
 
 class LogDrain:
@@ -146,16 +147,17 @@ class LogDrain:
         if self._handoff is not None:
             self._handoff.done_through(last)
 
-    def _rows_of(self, seq: int, payload) -> tuple[list[list], list[list]]:
+    def _rows_of(self, seq: int, payload) -> tuple[list[list], list[list], list]:
         rows = self._handoff.take(seq) if self._handoff is not None else None
         return rows if rows is not None else decode_batch(payload)
 
     def _insert(self, rows: list[Rows], token: str, skip_traces: bool = False) -> None:
         self._ensure_writer()
-        trace_rows = [] if skip_traces else [row for _, traces, _ in rows for row in traces]
-        llm_rows = [row for _, _, calls in rows for row in calls]
+        trace_rows = [] if skip_traces else [row for _, traces, _, _ in rows for row in traces]
+        llm_rows = [row for _, _, calls, _ in rows for row in calls]
+        replacements = [replacement for *_, replaced in rows for replacement in replaced]
         started = time.perf_counter()
-        self._writer.write(trace_rows, llm_rows, token)
+        self._writer.write(trace_rows, llm_rows, token, replacements)
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
         self._metrics.spans_stored.inc(len(trace_rows))
         self._metrics.llm_calls_stored.inc(len(llm_rows))
@@ -165,7 +167,7 @@ class LogDrain:
         those the store rejects. Records already set aside (before a crash) are not tried again."""
         set_aside = self._dead_letters.seqs(self._log_id, split.first, split.last)
         for record in rows:
-            seq, traces, calls = record
+            seq, traces, calls, replaced = record
             if seq in set_aside:
                 continue
             try:
@@ -173,7 +175,7 @@ class LogDrain:
             except _Rejected as rejected:
                 table = rejected.failed.table
                 # Rows of the tables before the one that refused are stored: set aside only the rest.
-                payload = encode_batch([] if table == "llm_spans" else traces, calls)
+                payload = encode_batch([] if table == "llm_spans" else traces, calls, replaced)
                 self._until_done(lambda: self._dead_letters.append(log_id=self._log_id, seq=seq, table=table,
                                                                    reason=str(rejected.failed), payload=payload),
                                  "cannot write the dead-letter file")

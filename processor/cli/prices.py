@@ -5,14 +5,22 @@
     llmledger prices test  MODEL --input N --output N [--cache-read N] [--cache-write N]
                            [--reasoning N] [--tier batch] [--provider P] [--at DATE]
     llmledger prices check [FILE]
+    llmledger prices reprice --from DATE --to DATE [--model M] [--dry-run] --reason TEXT
 
 Every command takes --price-book FILE and --format table|json. Exit code 0 on
 success, 1 when a model has no price or a price book is invalid, 2 for bad usage.
+
+`reprice` applies the price book (--price-book, else the config's) and the bundled
+catalog in force at each stored call's own time to the calls in [--from, --to): the
+rows whose price changes get a new version (the rollups follow), and the run is
+recorded in the store's repricing_log with --by (default: your user name) and --reason.
+While `serve` holds the embedded store, the command goes through it.
 """
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import getpass
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -20,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from ..pricing import PriceBook, PriceBookError, Pricer
+from .options import add_store_options, config_from_args
 from ..pricing.catalog import EARLIEST, LATEST, datetime_from_ns, ns_from_datetime
 from ..pricing.rates import Rate, RateCard
 
@@ -69,6 +78,19 @@ def register(subparsers: Any) -> None:
     check = commands.add_parser("check", parents=[common], help="validate a price book")
     check.add_argument("file", nargs="?", help="the price book (default: --price-book)")
     check.set_defaults(func=_guarded(run_check))
+
+    reprice = commands.add_parser("reprice", parents=[common],
+                                  help="re-apply the prices in force to stored calls (audited)")
+    reprice.add_argument("--from", dest="start", type=parse_moment, required=True, metavar="DATE",
+                         help="first call time to re-price (UTC unless given)")
+    reprice.add_argument("--to", dest="end", type=parse_moment, required=True, metavar="DATE",
+                         help="end of the range, not included")
+    reprice.add_argument("--model", default="", help="only calls of this model (as served or as asked for)")
+    reprice.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    reprice.add_argument("--reason", default="", help="why (recorded in repricing_log; required unless --dry-run)")
+    reprice.add_argument("--by", default="", help="who (recorded; default: your user name)")
+    add_store_options(reprice)
+    reprice.set_defaults(func=_guarded(run_reprice))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +257,46 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reprice(args: argparse.Namespace) -> int:
+    from ..pricing.repricing import reprice
+    from .query import QueryError, open_runner
+
+    if not args.dry_run and not args.reason.strip():
+        raise CommandError("say why with --reason (it is recorded in repricing_log), or use --dry-run")
+    config = config_from_args(args)
+    pricer = Pricer(_load_book(args.price_book or config.pricing.price_book), warn_unpriced=False)
+    try:
+        result = reprice(open_runner(config), pricer, args.start, args.end, model=args.model,
+                         dry_run=args.dry_run, ran_by=args.by or getpass.getuser(), reason=args.reason.strip())
+    except (QueryError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        _print_json({"ok": True, "dry_run": args.dry_run, "rows_examined": result.rows_examined,
+                     "rows_repriced": result.rows_repriced, "cost_before": _amount(result.cost_before),
+                     "cost_after": _amount(result.cost_after), "log_id": result.log_id,
+                     "models": [{"model": change.model, "rows": change.rows,
+                                 "cost_before": _amount(change.cost_before), "cost_after": _amount(change.cost_after)}
+                                for change in result.by_model]})
+        return 0
+    rows = [{"model": change.model, "rows": change.rows, "before": _amount(change.cost_before),
+             "after": _amount(change.cost_after)} for change in result.by_model]
+    if rows:
+        print(_table(rows, ("model", "rows", "before", "after"), right=("rows", "before", "after")))
+        print()
+    verb = "would re-price" if args.dry_run else "re-priced"
+    print(f"{verb} {result.rows_repriced} of {result.rows_examined} calls; "
+          f"total {_amount(result.cost_before)} -> {_amount(result.cost_after)} USD")
+    if result.log_id:
+        print(f"recorded in repricing_log as {result.log_id}")
+    return 0
+
+
 # -- formatting ------------------------------------------------------------------------
+
+def _amount(amount: Decimal | None) -> str:
+    """An amount of money, or "n/a" when nothing in it has a price."""
+    return "n/a" if amount is None else _plain(amount)
+
 
 def _load_book(path: str | None) -> PriceBook | None:
     return PriceBook.load(path) if path else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clickhouse_connect.driver.client import Client
 
+from ..corrections import Replacement, apply_replacements
 from ..record import LlmCall
 
 LLM_SPANS_COLUMNS = (
@@ -19,6 +20,9 @@ LLM_SPANS_COLUMNS = (
     "duration_ns", "time_to_first_chunk", "status", "error_type",
     "cache_kind", "cache_source_trace_id", "cache_source_span_id", "requested_model", "routing_reason",
     "saving_strategy", "saved_cost", "prompt_cache_saved",
+    # Migration 020; sign and row_version take their defaults (1): a new call's first version.
+    "response_id", "instrumentation", "usage_source", "reported_cost", "reported_cost_source",
+    "reported_cost_disagrees",
 )  # fmt: skip
 
 
@@ -34,6 +38,8 @@ def llm_span_row(call: LlmCall) -> list:
         call.status, call.error_type,
         call.cache_kind, call.cache_source_trace_id, call.cache_source_span_id, call.requested_model,
         call.routing_reason, call.saving_strategy, call.saved_cost, call.prompt_cache_saved,
+        call.response_id, call.instrumentation, call.usage_source,
+        call.reported_cost, call.reported_cost_source, int(call.reported_cost_disagrees),
     ]  # fmt: skip
 
 
@@ -62,13 +68,20 @@ class ClickHouseWriter:
         self._client = client
         self._trace_columns = trace_columns
 
-    def write(self, trace_rows: list[list], llm_rows: list[list], token: str) -> None:
+    def write(self, trace_rows: list[list], llm_rows: list[list], token: str,
+              replacements: list[Replacement] = ()) -> None:
         """Insert one batch. llm_spans goes last: a span is counted only once its trace row exists.
-        Raises InsertFailed."""
+        `replacements` (stored calls a span of this batch replaces) are applied once the batch
+        is in. Raises InsertFailed."""
         if trace_rows:
             self._insert("otel_traces", trace_rows, self._trace_columns, token)
         if llm_rows:
             self._insert("llm_spans", llm_rows, LLM_SPANS_COLUMNS, token)
+        if replacements:
+            try:
+                apply_replacements(self._client, list(replacements))
+            except Exception as exc:  # as for an insert: the drain sorts outage from rejection
+                raise InsertFailed("llm_spans", exc) from exc
 
     def ping(self) -> None:
         """Raises when the store cannot answer."""
