@@ -25,6 +25,7 @@ import json
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable
 
 from ..pricing import PriceBook, PriceBookError, Pricer
@@ -258,44 +259,51 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_reprice(args: argparse.Namespace) -> int:
-    from ..pricing.repricing import reprice
-    from .query import QueryError, open_runner
+    from ..pricing.repricing import reprice_on_request
+    from .query import QueryError, open_store, post_to_service, running_service
 
     if not args.dry_run and not args.reason.strip():
         raise CommandError("say why with --reason (it is recorded in repricing_log), or use --dry-run")
     config = config_from_args(args)
-    pricer = Pricer(_load_book(args.price_book or config.pricing.price_book), warn_unpriced=False)
+    book_path = args.price_book or config.pricing.price_book
+    if book_path:
+        PriceBook.load(book_path)  # a broken book is reported here, with its line
+    body = {"start": args.start.isoformat(), "end": args.end.isoformat(), "model": args.model,
+            "dry_run": args.dry_run, "ran_by": args.by or getpass.getuser(), "reason": args.reason.strip(),
+            "price_book": {"name": book_path, "text": Path(book_path).read_text(encoding="utf-8")} if book_path
+            else None}
+    service = None if config.storage.clickhouse_url else running_service(Path(config.storage.data_dir))
     try:
-        result = reprice(open_runner(config), pricer, args.start, args.end, model=args.model,
-                         dry_run=args.dry_run, ran_by=args.by or getpass.getuser(), reason=args.reason.strip())
+        # While `serve` holds the embedded store the service does it (reads go through /v1/query,
+        # changes have their own endpoint); otherwise here, on the store itself.
+        result = post_to_service(service, "/v1/reprice", body) if service else reprice_on_request(
+            open_store(config), body)
     except (QueryError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     if args.format == "json":
-        _print_json({"ok": True, "dry_run": args.dry_run, "rows_examined": result.rows_examined,
-                     "rows_repriced": result.rows_repriced, "cost_before": _amount(result.cost_before),
-                     "cost_after": _amount(result.cost_after), "log_id": result.log_id,
-                     "models": [{"model": change.model, "rows": change.rows,
-                                 "cost_before": _amount(change.cost_before), "cost_after": _amount(change.cost_after)}
-                                for change in result.by_model]})
+        _print_json({"ok": True, "dry_run": args.dry_run, **{k: _amount(v) if k.startswith("cost") else v
+                                                            for k, v in result.items() if k != "models"},
+                     "models": [{**m, "cost_before": _amount(m["cost_before"]), "cost_after": _amount(m["cost_after"])}
+                                for m in result["models"]]})
         return 0
-    rows = [{"model": change.model, "rows": change.rows, "before": _amount(change.cost_before),
-             "after": _amount(change.cost_after)} for change in result.by_model]
+    rows = [{"model": m["model"], "rows": m["rows"], "before": _amount(m["cost_before"]),
+             "after": _amount(m["cost_after"])} for m in result["models"]]
     if rows:
         print(_table(rows, ("model", "rows", "before", "after"), right=("rows", "before", "after")))
         print()
     verb = "would re-price" if args.dry_run else "re-priced"
-    print(f"{verb} {result.rows_repriced} of {result.rows_examined} calls; "
-          f"total {_amount(result.cost_before)} -> {_amount(result.cost_after)} USD")
-    if result.log_id:
-        print(f"recorded in repricing_log as {result.log_id}")
+    print(f"{verb} {result['rows_repriced']} of {result['rows_examined']} calls; "
+          f"total {_amount(result['cost_before'])} -> {_amount(result['cost_after'])} USD")
+    if result["log_id"]:
+        print(f"recorded in repricing_log as {result['log_id']}")
     return 0
 
 
 # -- formatting ------------------------------------------------------------------------
 
-def _amount(amount: Decimal | None) -> str:
-    """An amount of money, or "n/a" when nothing in it has a price."""
-    return "n/a" if amount is None else _plain(amount)
+def _amount(amount: str | None) -> str:
+    """An amount of money (exact text), or "n/a" when nothing in it has a price."""
+    return "n/a" if amount is None else _plain(Decimal(amount))
 
 
 def _load_book(path: str | None) -> PriceBook | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from ..analytics.runner import as_decimal, fetch
+from ..analytics.runner import as_decimal, fetch, runner_for_client
 from ..analytics.time_range import checked_range, range_parameters
 from ..corrections.sql_files import load_sql
 from ..corrections.versions import NewPrice, Runner, write_new_versions
@@ -105,3 +105,29 @@ def reprice(run: Runner, pricer: Pricer, start: datetime, end: datetime, *, mode
         "cost_after": "" if result.cost_after is None else format(result.cost_after, "f"),
     })
     return RepricingResult(**{**result.__dict__, "log_id": log_id})
+
+
+def _amount(amount: Decimal | None) -> str | None:
+    return None if amount is None else format(amount, "f")
+
+
+def result_document(result: RepricingResult) -> dict:
+    """The result as JSON-safe values (amounts as exact text, None when unpriced)."""
+    return {"rows_examined": result.rows_examined, "rows_repriced": result.rows_repriced,
+            "cost_before": _amount(result.cost_before), "cost_after": _amount(result.cost_after),
+            "log_id": result.log_id,
+            "models": [{"model": change.model, "rows": change.rows, "cost_before": _amount(change.cost_before),
+                        "cost_after": _amount(change.cost_after)} for change in result.by_model]}
+
+
+def reprice_on_request(client, body: dict) -> dict:
+    """What the running service does for `llmledger prices reprice` (POST /v1/reprice): the
+    command sends its range, filters, who and why, and the price book's text."""
+    from .price_book import PriceBook
+
+    book = body.get("price_book")
+    pricer = Pricer(PriceBook.from_text(book["text"], book["name"]) if book else None, warn_unpriced=False)
+    result = reprice(runner_for_client(client), pricer, datetime.fromisoformat(body["start"]),
+                     datetime.fromisoformat(body["end"]), model=body.get("model", ""),
+                     dry_run=bool(body.get("dry_run")), ran_by=body.get("ran_by", ""), reason=body.get("reason", ""))
+    return result_document(result)

@@ -140,3 +140,26 @@ def test_a_reprice_without_a_reason_is_refused(capsys):
 
     assert main(["reprice", "--from", "2026-03-01", "--to", "2026-03-02"]) == 1
     assert "--reason" in capsys.readouterr().err
+
+
+def test_reprice_from_the_command_line_on_the_store_itself(tmp_path):
+    """With no service running, the command opens the store itself."""
+    from llm_traffic import export_spans
+    from service_harness import start_service
+
+    (tmp_path / "fixed.yaml").write_text(FIXED_BOOK)
+    service = start_service(tmp_path / "data")
+    try:
+        export_spans(service, [("chat acme-ft", {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+                                                 "gen_ai.request.model": "acme-ft", "gen_ai.usage.input_tokens": 10_000,
+                                                 "gen_ai.usage.output_tokens": 2_000})])
+        assert service.wait_for("SELECT count() FROM v_llm_calls", 1) == 1
+    finally:
+        service.stop()
+    out = subprocess.run([sys.executable, "-m", "llmledger.processor.cli", "prices", "reprice", "--from", "2000-01-01",
+                          "--to", "2100-01-01", "--data-dir", str(tmp_path / "data"), "--price-book",
+                          str(tmp_path / "fixed.yaml"), "--reason", "fine-tune priced", "--by", "carol"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # 10,000 x 0.50 / 1M + 2,000 x 1.50 / 1M = 0.008
+    assert "re-priced 1 of 1 calls; total n/a -> 0.008 USD" in out.stdout
