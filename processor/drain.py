@@ -31,7 +31,7 @@ from typing import Callable, TypeVar
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from .dead_letters import DeadLetters, SplitBatch
-from .exporters.clickhouse import ClickHouseWriter, InsertFailed, tables_before
+from .exporters.clickhouse import REPLACED_CALLS, ClickHouseWriter, InsertFailed, tables_before
 from .pipeline import RowsHandoff
 from .storage.client import StoreUnavailable, is_data_rejection
 from .telemetry import ProcessorMetrics
@@ -168,6 +168,8 @@ class LogDrain:
     def _count_stored(self, batch: Rows) -> None:
         metrics = self._metrics
         for table, rows in batch.items():
+            if table == REPLACED_CALLS:  # corrections, not rows
+                continue
             metrics.rows_stored.labels(table).inc(len(rows))
             if table == "otel_traces":
                 metrics.spans_stored.inc(len(rows))

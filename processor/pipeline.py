@@ -17,13 +17,16 @@ from typing import Callable
 
 import anyio
 
-from .exporters.clickhouse import llm_span_row
+from .corrections import Replacement
+from .exporters.clickhouse import REPLACED_CALLS, llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
+from .normalize.conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY
 from .normalize.validation import call_problem
 from .pricing import Pricer
 from .pricing.savings import SavingsPricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
+from .twins import TwinIndex
 from .wal import LogFailed, LogFull, MemoryLog, Rows, WriteAheadLog, encode_rows
 
 
@@ -244,7 +247,7 @@ class Pipeline:
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
                  recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
-                 handoff: RowsHandoff | None = None):
+                 handoff: RowsHandoff | None = None, twins: TwinIndex | None = None):
         self._pricer = pricer
         self._savings = SavingsPricer(pricer)
         self._log = log
@@ -254,6 +257,7 @@ class Pipeline:
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
+        self.twins = twins or TwinIndex()
         self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
         self._span_attributes = OTEL_TRACES_COLUMNS.index("SpanAttributes")
@@ -264,15 +268,17 @@ class Pipeline:
         self._recent.add_all(keys)
 
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
-        batch, claim = self.prepare(request, principal)
+        undo: list = []
+        batch, claim, replacements = self.prepare(request, principal, undo)
         # Once claimed, see the append through even if the client goes away: its outcome decides
         # whether the claimed spans count as accepted.
         with anyio.CancelScope(shield=True):
             try:
                 if batch.trace_rows:
-                    await self._log_batch(batch)
+                    await self._log_batch(batch, replacements)
             except BaseException:
                 self._recent.release(claim)
+                self.twins.revert(undo)  # the client sends these spans again
                 raise
             self._recent.settle(claim)
         # Spans this request shares with requests still being logged: answer once those are durable.
@@ -281,17 +287,21 @@ class Pipeline:
                 raise Backpressure("a concurrent request with the same spans could not be logged", retry_after=1)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
-    async def _log_batch(self, batch) -> None:
+    async def _log_batch(self, batch, replacements: list[Replacement]) -> None:
         tables = {"otel_traces": batch.trace_rows}
         if batch.calls:
             tables["llm_spans"] = [llm_span_row(c) for c in batch.calls]
+        if replacements:
+            tables[REPLACED_CALLS] = replacements
         await append_durably(self._log, tables, self._metrics, self._handoff)
         for observe in self._observers:
             observe(batch.calls)
 
-    def prepare(self, request, principal: Principal | None):
+    def prepare(self, request, principal: Principal | None, undo: list | None = None):
         """Normalize, claim and price a request: drop spans already accepted (or being accepted),
-        reject those that cannot be stored. Pure CPU, no I/O. Returns the batch and the claim."""
+        reject those that cannot be stored, keep one span per LLM call (twins). Pure CPU, no
+        I/O. Returns the batch, the claim and the stored calls to replace; `undo` collects
+        what the twin index learnt, to take back if the request is not logged."""
         metrics = self._metrics
         batch = normalize_request(request, now_ns=time.time_ns(), wrappers=self._wrappers)
         metrics.spans_received.inc(len(batch.trace_rows) + batch.rejected)
@@ -307,9 +317,11 @@ class Pipeline:
             if principal is not None:
                 call.app, call.tenant = principal.pin(call.app, call.tenant)
                 if not principal.trust_reported_cost:
-                    call.reported_cost = None  # a sender's own figure must not replace the price
+                    call.billed_cost = None  # a sender's own figure must not replace the price
             self._pricer.price(call)
             self._savings.apply(call)  # before the checks: a cache hit's cost becomes 0
+            if call.reported_cost_disagrees:
+                metrics.reported_cost_disagreements.labels(call.reported_cost_source).inc()
             problem = call_problem(call)
             if problem:
                 problems[row_index] = problem
@@ -319,15 +331,38 @@ class Pipeline:
         if batch.rejected:
             metrics.spans_rejected.inc(batch.rejected)
 
+        replacements = self._sort_out_twins(batch, undo)
         for call, row_index in zip(batch.calls, batch.call_rows):
             attributes = batch.trace_rows[row_index][self._span_attributes]
             if call.cost is not None:
                 attributes["llmledger.cost"] = str(call.cost)
                 attributes["llmledger.price_source"] = call.price_source
-            else:
+            elif call.unpriced:
                 attributes["llmledger.unpriced"] = "true"
                 metrics.count_unpriced(call.provider, call.model)
-        return batch, claim
+        return batch, claim, replacements
+
+    def _sort_out_twins(self, batch, undo: list | None) -> list[Replacement]:
+        """Keep one span per LLM call (see twins/): a twin's trace row names the span kept,
+        and a stored call replaced by a better span of it is to be cancelled."""
+        verdicts = self.twins.sort_out(batch.calls, undo)
+        kept_calls, kept_rows, replacements = [], [], []
+        for call, row_index, verdict in zip(batch.calls, batch.call_rows, verdicts):
+            kept = verdict.duplicate_of
+            if kept is not None:
+                attributes = batch.trace_rows[row_index][self._span_attributes]
+                attributes[DUPLICATE_OF_KEY] = kept.span_id
+                attributes[DUPLICATE_OF_TRACE_KEY] = kept.trace_id
+                self._metrics.twin_spans.inc()
+                continue
+            kept_calls.append(call)
+            kept_rows.append(row_index)
+            replaced = verdict.replaces
+            if replaced is not None:
+                replacements.append(Replacement(replaced.trace_id, replaced.span_id, call.trace_id, call.span_id))
+                self._metrics.twin_replacements.inc()
+        batch.calls, batch.call_rows = kept_calls, kept_rows
+        return replacements
 
     def _keys(self, trace_rows: list[list]) -> list[tuple[str, str]]:
         return [(row[self._trace_id], row[self._span_id]) for row in trace_rows]

@@ -30,7 +30,7 @@ from .budgets.scheduler import BudgetScheduler
 from .config import Config
 from .dead_letters import DeadLetters
 from .drain import LogDrain
-from .exporters.clickhouse import ClickHouseWriter
+from .exporters.clickhouse import LLM_SPANS_COLUMNS, ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
 from .normalize.log_rows import log_rows
 from .normalize.metric_rows import metric_rows
@@ -43,6 +43,7 @@ from .receivers.otlp_http import otlp_http_routes
 from .signal_pipeline import SignalPipeline
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
+from .twins.stored import logged_calls, stored_calls
 from .wal import MemoryLog, WriteAheadLog, decode_rows
 
 log = logging.getLogger("llmledger")
@@ -106,16 +107,32 @@ class Service:
         after = self.log.committed_seq
         while records := self.log.read(after, max_records=1000, max_bytes=64 << 20):
             for _, payload in records:
-                trace_rows = decode_rows(payload).get("otel_traces", ())
+                tables = decode_rows(payload)
+                trace_rows = tables.get("otel_traces", ())
                 self.pipeline.remember([(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows])
+                self.pipeline.twins.remember_stored(logged_calls(tables.get("llm_spans", ()), LLM_SPANS_COLUMNS))
             after = records[-1][0]
+
+    def _remember_store(self, client) -> None:
+        """Spans and LLM calls stored in the last minutes: retried spans are not counted again,
+        and late twins of stored calls are recognised (see twins/)."""
+        if self._store_remembered:
+            return
+        rows = client.query(named_query("recent_span_ids")).result_rows
+        self.pipeline.remember([tuple(row) for row in rows])
+        twins = self.pipeline.twins
+        twins.remember_stored(stored_calls(client, twins.wait_ns, twins.max_entries))
+        self._store_remembered = True
+
+    def _remember_store_before_serving(self) -> None:
+        try:
+            self._remember_store(self.store.client())
+        except Exception as exc:  # the store may be down: the writer tries again when it connects
+            log.warning("could not read recent calls from the store yet: %s", exc)
 
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
-        if not self._store_remembered:
-            rows = client.query(named_query("recent_span_ids")).result_rows
-            self.pipeline.remember([tuple(row) for row in rows])
-            self._store_remembered = True
+        self._remember_store(client)
         return ClickHouseWriter(client)
 
     def _anomaly_alerts(self):
@@ -136,6 +153,7 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
+        await anyio.to_thread.run_sync(self._remember_store_before_serving)
         self.drain.start()
         await anyio.to_thread.run_sync(self.budget_scheduler.load)
         self.budget_scheduler.start()

@@ -50,6 +50,16 @@ class ProcessorMetrics:
         self.drain_crashes = Counter("llmledger_drain_crashes",
                                      "Unexpected failures of the log drain (each one logged; it starts over)",
                                      registry=r)
+        self.twin_spans = Counter("llmledger_twin_spans",
+                                  "Spans recognised as another span of an LLM call already counted", registry=r)
+        self.twin_replacements = Counter("llmledger_twin_replacements",
+                                         "Stored LLM calls replaced by a later span of the same call with fuller usage",
+                                         registry=r)
+        # source: the tool ("openlit", "litellm", "pydantic-ai", "openinference", or the attribute name)
+        self.reported_cost_disagreements = Counter(
+            "llmledger_reported_cost_disagreements",
+            "LLM calls whose cost another tool estimated differs from llmledger's beyond rounding", ["source"],
+            registry=r)
         self.label_values = LabelValues()
         self.costs = CostMetrics(r, self.label_values)
         self.savings = SavingsMetrics(r)

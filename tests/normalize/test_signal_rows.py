@@ -96,8 +96,8 @@ def test_a_log_record_without_a_time_takes_its_observed_time():
 
 def test_log_records_of_the_version_before_metrics_and_logs_are_still_replayed():
     # Format 1: (1, otel_traces rows, llm_spans rows), as the previous version logged them.
-    old = pickle.dumps((1, [["trace row"]], [["call row"]]))
-    assert decode_rows(old) == {"otel_traces": [["trace row"]], "llm_spans": [["call row"]]}
+    old = pickle.dumps((1, [["trace row"]], []))
+    assert decode_rows(old) == {"otel_traces": [["trace row"]], "llm_spans": []}
     assert decode_rows(encode_rows({"otel_logs": [["log row"]]})) == {"otel_logs": [["log row"]]}
 
 
