@@ -1,8 +1,8 @@
 """What one accepted request leaves in the write-ahead log: its rows as the store takes them.
 
-A record holds one block per table (RowBinaryWithNamesAndTypes: the header names each
-column and its type, then the rows) and the (trace id, span id) of every span in it, so
-that a restart knows which spans the log already holds without reading the rows:
+A trace export's record holds one block per table (RowBinaryWithNamesAndTypes: the header
+names each column and its type, then the rows) and the (trace id, span id) of every span
+in it, so that a restart knows which spans the log already holds without reading the rows:
 
     "LLB2"
     u32 length, then the span keys: 24 bytes each (the raw trace id, then the span id)
@@ -10,22 +10,34 @@ that a restart knows which spans the log already holds without reading the rows:
                            u32 length + header, u64 length + rows
     (integers little-endian)
 
-The drain joins the blocks of many records into one insert per table, and hands them to
-the store as they are. New kinds of rows are new tables in the same record. Records of
-format 1 (pickled Python rows, written by earlier versions) are still read.
+Two blocks are no table: "replaced_calls", the stored calls the spans replace (twins/),
+and "logged_calls", what the twin index keeps of each call (`twins.SpanFacts`), for a
+restart to remember the calls of the log's unwritten tail. Both have no header and are
+pickled tuples. The drain joins the table blocks of many records into one insert per
+table, and hands them to the store as they are.
+
+Metric and log exports are few rows of many types: their records are pickled Python rows
+by table (`wal.payload`), as are the trace records of earlier versions; `decode` reads
+both kinds into a Batch, trace rows re-encoded as blocks.
 """
 from __future__ import annotations
 
 import pickle
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .corrections import Replacement
 
 MAGIC = b"LLB2"
 SPAN_KEY_BYTES = 24
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_PICKLED_FORMAT = 1
+# Not a table: the stored calls a batch's spans replace (twins/), applied after every table.
+REPLACED_CALLS = "replaced_calls"
+LOGGED_CALLS = "logged_calls"  # nor is this: the twin facts of the record's calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +52,18 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    sections: tuple[Section, ...]
+    sections: tuple[Section, ...] = ()
     span_keys: bytes = b""  # SPAN_KEY_BYTES per span
+    rows: dict[str, list[list]] = field(default_factory=dict)  # Python rows by table: metrics, logs
+    replacements: tuple[Replacement, ...] = ()
+    logged_calls: tuple[tuple, ...] = ()  # per call in llm_spans, its twins.SpanFacts fields
+
+    def without(self, tables: frozenset[str]) -> Batch:
+        """This batch but for the rows of `tables` (stored already)."""
+        return Batch(tuple(s for s in self.sections if s.table not in tables), self.span_keys,
+                     {table: rows for table, rows in self.rows.items() if table not in tables},
+                     () if REPLACED_CALLS in tables else self.replacements,
+                     () if "llm_spans" in tables else self.logged_calls)
 
     def keys(self) -> list[bytes]:
         keys = self.span_keys
@@ -54,18 +76,32 @@ def span_key(trace_id_hex: str, span_id_hex: str) -> bytes:
 
 
 def encode(batch: Batch) -> bytes:
-    parts = [MAGIC, _U32.pack(len(batch.span_keys)), batch.span_keys, _U16.pack(len(batch.sections))]
-    for section in batch.sections:
+    if batch.rows:
+        if batch.sections:
+            raise ValueError("a record holds encoded blocks or Python rows, not both")
+        from .wal.payload import encode_rows
+
+        return encode_rows({**batch.rows, **({REPLACED_CALLS: list(batch.replacements)} if batch.replacements else {})})
+    sections = list(batch.sections)
+    if batch.replacements:
+        replaced = [(r.trace_id, r.span_id, r.keeper_trace_id, r.keeper_span_id) for r in batch.replacements]
+        sections.append(Section(REPLACED_CALLS, b"", len(replaced), pickle.dumps(replaced, pickle.HIGHEST_PROTOCOL)))
+    if batch.logged_calls:
+        sections.append(Section(LOGGED_CALLS, b"", len(batch.logged_calls),
+                                pickle.dumps(batch.logged_calls, pickle.HIGHEST_PROTOCOL)))
+    parts = [MAGIC, _U32.pack(len(batch.span_keys)), batch.span_keys, _U16.pack(len(sections))]
+    for section in sections:
         table = section.table.encode()
         parts += (bytes([len(table)]), table, _U32.pack(section.rows), _U32.pack(len(section.header)),
                   section.header, _U64.pack(len(section.data)), section.data)
     return b"".join(parts)
 
 
-def decode(payload: bytes) -> Batch:
-    """A record as `encode` wrote it (or a format 1 record). Raises ValueError for anything else."""
+def decode(payload: bytes, *, logged_calls: bool = False) -> Batch:
+    """A record as `encode` wrote it (or a pickled one), with its logged calls if asked (only a
+    restart needs them). Raises ValueError for anything else."""
     if payload[:4] != MAGIC:
-        return _decode_pickled(payload)
+        return _decode_pickled(payload, logged_calls)
     view = memoryview(payload)
     try:
         at = 4
@@ -91,24 +127,47 @@ def decode(payload: bytes) -> Batch:
         raise ValueError(f"log record is not a batch: {exc}") from None
     if at != len(payload) or len(keys) % SPAN_KEY_BYTES:
         raise ValueError("log record is not a batch: its lengths do not add up")
-    return Batch(tuple(sections), keys)
-
-
-def _decode_pickled(payload: bytes) -> Batch:
+    tables = tuple(s for s in sections if s.table not in (REPLACED_CALLS, LOGGED_CALLS))
+    if len(tables) == len(sections):
+        return Batch(tables, keys)
+    replacements: tuple = ()
+    calls: tuple = ()
     # Written only by this service and checksummed by the log: safe to unpickle.
+    for section in sections:
+        if section.table == REPLACED_CALLS:
+            from .corrections import Replacement
+
+            replacements = tuple(Replacement(*fields) for fields in pickle.loads(section.data))
+        elif section.table == LOGGED_CALLS and logged_calls:
+            calls = tuple(pickle.loads(section.data))
+    return Batch(tables, keys, replacements=replacements, logged_calls=calls)
+
+
+def _decode_pickled(payload: bytes, logged_calls: bool) -> Batch:
     from .exporters.clickhouse import llm_section, trace_section
     from .normalize.trace_rows import OTEL_TRACES_COLUMNS
+    from .wal.payload import decode_rows
 
     try:
-        version, trace_rows, llm_rows = pickle.loads(payload)
+        tables = decode_rows(payload)
+    except ValueError:
+        raise
     except Exception as exc:  # noqa: BLE001 - whatever it is, it is not a record of ours
         raise ValueError(f"log record of an unknown format: {exc}") from None
-    if version != _PICKLED_FORMAT:
-        raise ValueError(f"log record of format {version}, this version reads {_PICKLED_FORMAT} and 2")
+    trace_rows = tables.pop("otel_traces", [])
+    llm_rows = tables.pop("llm_spans", [])
+    replacements = tuple(tables.pop(REPLACED_CALLS, ()))
     trace_id, span_id = OTEL_TRACES_COLUMNS.index("TraceId"), OTEL_TRACES_COLUMNS.index("SpanId")
     keys = b"".join(span_key(row[trace_id], row[span_id]) for row in trace_rows)
     sections = [section for section in (trace_section(trace_rows), llm_section(llm_rows)) if section.rows]
-    return Batch(tuple(sections), keys)
+    calls: tuple = ()
+    if logged_calls and llm_rows:
+        from .exporters.clickhouse import LLM_SPANS_COLUMNS
+        from .twins.index import SpanFacts
+        from .twins.stored import logged_calls as calls_of
+
+        calls = tuple(SpanFacts.of(call).fields() for call in calls_of(llm_rows, LLM_SPANS_COLUMNS))
+    return Batch(tuple(sections), keys, tables, replacements, calls)
 
 
 def join_sections(batches: list[Batch], skip_tables: frozenset[str] = frozenset()) -> list[Section]:
@@ -120,3 +179,15 @@ def join_sections(batches: list[Batch], skip_tables: frozenset[str] = frozenset(
                 grouped.setdefault((section.table, section.header), []).append(section)
     return [Section(table, header, sum(s.rows for s in parts), b"".join(s.data for s in parts))
             for (table, header), parts in grouped.items()]
+
+
+def join_rows(batches: list[Batch], skip_tables: frozenset[str] = frozenset()) -> dict[str, list]:
+    """The Python rows of many records by table, and their replaced calls under REPLACED_CALLS."""
+    joined: dict[str, list] = {}
+    for batch in batches:
+        for table, rows in batch.rows.items():
+            if table not in skip_tables:
+                joined.setdefault(table, []).extend(rows)
+        if batch.replacements and REPLACED_CALLS not in skip_tables:
+            joined.setdefault(REPLACED_CALLS, []).extend(batch.replacements)
+    return joined

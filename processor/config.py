@@ -130,8 +130,9 @@ SETTINGS: dict[str, dict[str, Setting]] = {
                                                    "own; 0 does it in the service's process"),
     },
     "writer": {
-        "batch_bytes": Setting(16 << 20, _positive_int, "log bytes per ClickHouse insert, at most"),
-        "flush_interval_ms": Setting(200, _positive_int, "longest wait to fill a batch"),
+        "batch_bytes": Setting(32 << 20, _positive_int, "log bytes per ClickHouse insert, at most (about 30,000 "
+                                                       "spans; bigger inserts cost the store less)"),
+        "flush_interval_ms": Setting(1000, _positive_int, "longest wait to fill a batch"),
     },
     "auth": {
         "enabled": Setting(False, _flag, "require an API key (see `llmledger keys`) on both receivers"),
@@ -146,7 +147,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     # Which tables each key covers: storage/retention.py.
     "retention": {
-        "raw_spans_days": Setting(30, _days(1), "every span as received (otel_traces)"),
+        "raw_spans_days": Setting(30, _days(1), "every span, log record and metric point as received (otel_traces, otel_logs, otel_metrics_*)"),
         "llm_spans_days": Setting(400, _days(35), "one priced row per LLM call (llm_spans)"),
         "rollups_days": Setting(0, _days(35), "hourly and daily cost rollups"),
         "alerts_days": Setting(400, _days(35), "the alert log and notification deliveries"),

@@ -1,5 +1,8 @@
 """Moves acknowledged records from the write-ahead log into ClickHouse.
 
+A record is rows by table (`batches`) of any signal: priced spans, metric points, log
+records. The drain does not care which; a batch of records is written table by table.
+
 One thread. It takes a run of log records, announces the range to the log (so that after
 a crash the very same range is written again), inserts it with a token made of that range,
 and commits. A replay therefore carries the same token and ClickHouse drops it: every
@@ -29,7 +32,7 @@ from clickhouse_connect.driver.exceptions import DatabaseError
 
 from . import batches
 from .dead_letters import DeadLetters, SplitBatch
-from .exporters.clickhouse import ClickHouseWriter, InsertFailed
+from .exporters.clickhouse import REPLACED_CALLS, ClickHouseWriter, InsertFailed, tables_before
 from .storage.client import StoreUnavailable, is_data_rejection
 from .telemetry import ProcessorMetrics
 from .wal import WriteAheadLog
@@ -37,7 +40,6 @@ from .wal import WriteAheadLog
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 10.0
-_SMALL_BACKLOG = 20  # log records
 _PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz tells the truth
 
 T = TypeVar("T")
@@ -46,8 +48,8 @@ Records = list[tuple[int, batches.Batch]]  # (log seq, what the record holds)
 
 class LogDrain:
     def __init__(self, *, log_: WriteAheadLog, open_writer: Callable[[], ClickHouseWriter], log_id: str,
-                 metrics: ProcessorMetrics, dead_letters: DeadLetters, batch_bytes: int = 16 << 20,
-                 flush_interval_s: float = 0.2):
+                 metrics: ProcessorMetrics, dead_letters: DeadLetters, batch_bytes: int = 32 << 20,
+                 flush_interval_s: float = 1.0):
         self._log = log_
         self._open_writer = open_writer
         self._writer: ClickHouseWriter | None = None
@@ -114,13 +116,24 @@ class LogDrain:
                 if time.monotonic() - self._last_contact > _PING_AFTER_IDLE_S:
                     self._until_done(self._ping, "the store does not answer")
                 continue
-            if self._log.lag_records < _SMALL_BACKLOG:
-                # Let a few requests gather: one big insert is far cheaper than many small ones.
-                self._stop.wait(self._flush_interval_s)
+            self._gather()
             records = self._log.read(committed, max_records=100_000, max_bytes=self._batch_bytes)
             if records:
                 self._write_range(records[0][0], records[-1][0], records)
             self._update_gauges()
+
+    def _gather(self) -> None:
+        """Let requests gather until a batch is full or the flush interval has passed: the store's
+        work per span falls to about a ninth from inserts of 1,000 spans to inserts of 20,000
+        (each insert is a part in every table and rollup, and parts are merged)."""
+        deadline = time.monotonic() + self._flush_interval_s
+        seen = self._log.last_seq
+        while self._log.lag_bytes < self._batch_bytes and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self._log.wait_for_records(seen, timeout=left):
+                seen = self._log.last_seq
 
     def _write_range(self, first: int, last: int, records: list[tuple[int, bytes]] | None = None) -> None:
         if records is None:
@@ -134,7 +147,7 @@ class LogDrain:
                 self._until_done(lambda: self._insert(rows, token), "cannot store")
             except _Rejected as rejected:
                 log.error("ClickHouse rejected a batch (%s); writing its records one by one", rejected.failed)
-                split = SplitBatch(self._log_id, first, last, traces_stored=rejected.failed.table == "llm_spans")
+                split = SplitBatch(self._log_id, first, last, stored=tables_before(rejected.failed.table))
                 self._until_done(lambda: self._dead_letters.begin_split(split),
                                  "cannot write the dead-letter file's marker")
         if split is not None:
@@ -143,16 +156,25 @@ class LogDrain:
         if split is not None:
             self._dead_letters.end_split()
 
-    def _insert(self, rows: Records, token: str, skip_traces: bool = False) -> None:
+    def _insert(self, rows: Records, token: str, skip: frozenset[str] = frozenset()) -> None:
         self._ensure_writer()
-        sections = batches.join_sections([batch for _, batch in rows],
-                                         frozenset({"otel_traces"}) if skip_traces else frozenset())
+        records = [batch for _, batch in rows]
+        sections = batches.join_sections(records, skip)
+        tables = batches.join_rows(records, skip)
         started = time.perf_counter()
-        self._writer.write_sections(sections, token)
+        self._writer.write_batch(sections, tables, token)
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
-        stored = {section.table: section.rows for section in sections}
-        self._metrics.spans_stored.inc(stored.get("otel_traces", 0))
-        self._metrics.llm_calls_stored.inc(stored.get("llm_spans", 0))
+        stored: dict[str, int] = {}
+        for section in sections:
+            stored[section.table] = stored.get(section.table, 0) + section.rows
+        for table, table_rows in tables.items():
+            if table != REPLACED_CALLS:  # corrections, not rows
+                stored[table] = stored.get(table, 0) + len(table_rows)
+        metrics = self._metrics
+        for table, count in stored.items():
+            metrics.rows_stored.labels(table).inc(count)
+        metrics.spans_stored.inc(stored.get("otel_traces", 0))
+        metrics.llm_calls_stored.inc(stored.get("llm_spans", 0))
 
     def _write_one_by_one(self, rows: Records, token: str, split: SplitBatch) -> None:
         """Write a rejected batch record by record, each with a token of its own, and set aside
@@ -163,13 +185,11 @@ class LogDrain:
             if seq in set_aside:
                 continue
             try:
-                self._until_done(lambda: self._insert([record], f"{token}-{seq}", split.traces_stored), "cannot store")
+                self._until_done(lambda: self._insert([record], f"{token}-{seq}", split.stored), "cannot store")
             except _Rejected as rejected:
                 table = rejected.failed.table
                 # Rows of the tables before the one that refused are stored: set aside only the rest.
-                stored = ("otel_traces",) if table == "llm_spans" else ()
-                payload = batches.encode(batches.Batch(
-                    tuple(s for s in batch.sections if s.table not in stored), batch.span_keys))
+                payload = batches.encode(batch.without(tables_before(table)))
                 self._until_done(lambda: self._dead_letters.append(log_id=self._log_id, seq=seq, table=table,
                                                                    reason=str(rejected.failed), payload=payload),
                                  "cannot write the dead-letter file")

@@ -1,9 +1,10 @@
 """The seam between receivers and the rest of the processor.
 
 Both OTLP receivers (HTTP and gRPC) decode a request into an
-`ExportTraceServiceRequest` and hand it to `Pipeline.submit`. When `submit`
-returns, the accepted spans are durable; the receiver only translates the
-outcome into its protocol's answer.
+`ExportTraceServiceRequest` and hand it to `Pipeline.submit` (metrics and logs go
+to their own pipelines, see `signal_pipeline`). When `submit` returns, the
+accepted spans are durable; the receiver only translates the outcome into its
+protocol's answer.
 
 What the log records is the request's rows encoded as the store takes them (see
 `batches`): the drain hands them to ClickHouse without building a Python value.
@@ -19,15 +20,18 @@ from typing import Callable
 import anyio
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from .batches import SPAN_KEY_BYTES, Batch, Section, span_key
+from .batches import SPAN_KEY_BYTES, Batch, Section
 from .batches import encode as encode_batch_record
-from .exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, llm_section, trace_section
-from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter
+from .corrections import Replacement
+from .exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT
+from .normalize import WrapperFilter
 from .normalize.request import MAX_ERRORS
-from .prepare import CallFacts, Prepared, prepare_request, without_cost_attributes
+from .prepare import CallFacts, Prepared, duplicate_attributes, prepare_request, with_attributes
 from .pricing import Pricer
 from .pricing.savings import SavingsPricer
 from .telemetry import ProcessorMetrics
+from .twins import TwinIndex
+from .twins.index import SpanFacts
 from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
 from .workers import WorkerLost, WorkerPool
 
@@ -60,7 +64,8 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """What became of one export request. Rejected spans are reported as OTLP partial success."""
+    """What became of one export request. Rejected spans are reported as OTLP partial success.
+    For metrics and logs the counts are of data points and log records."""
 
     accepted_spans: int
     rejected_spans: int = 0
@@ -194,11 +199,12 @@ class Pipeline:
 
     The CPU work on a request (`prepare.prepare_request`) runs in the worker processes of
     `pool`, or in the calling thread without one; what depends on other requests is decided
-    here, in the one process that holds the memory of recent spans and calls."""
+    here, in the one process that holds the memory of recent spans and calls: retried spans,
+    wrappers, twins (twins/)."""
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
                  recent: RecentSpans | None = None, observers: list[Callable[[list[CallFacts]], None]] = (),
-                 pool: WorkerPool | None = None):
+                 pool: WorkerPool | None = None, twins: TwinIndex | None = None):
         self._pricer = pricer
         self._savings = SavingsPricer(pricer)
         self._log = log
@@ -208,6 +214,7 @@ class Pipeline:
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
+        self.twins = twins or TwinIndex()
 
     def remember(self, keys: list[bytes]) -> None:
         """Count these spans (`batches.span_key`) as accepted: used at start-up, so that a client
@@ -218,7 +225,8 @@ class Pipeline:
         """Take an ExportTraceServiceRequest (or its protobuf bytes). Returns once the spans
         accepted are durable; raises Backpressure when they cannot be now."""
         prepared = await self._prepare(request, principal)
-        accepted = self._decide(prepared)
+        undo: list = []
+        accepted = self._decide(prepared, undo)
         claim = accepted.claim
         # Once claimed, see the append through even if the client goes away: its outcome decides
         # whether the claimed spans count as accepted.
@@ -228,6 +236,7 @@ class Pipeline:
                     await self._log_batch(accepted)
             except BaseException:
                 self._recent.release(claim)
+                self.twins.revert(undo)  # the client sends these spans again
                 raise
             self._recent.settle(claim)
         # Spans this request shares with requests still being logged: answer once those are durable.
@@ -249,9 +258,10 @@ class Pipeline:
             self._metrics.requests_refused.labels("worker_lost").inc()
             raise Backpressure(str(exc), retry_after=1) from None
 
-    def _decide(self, prepared: Prepared) -> _Accepted:
-        """Claim the request's spans, tell wrappers from calls, reject the calls that cannot be
-        stored, and cut the rows that are not to be logged out of the encoded blocks."""
+    def _decide(self, prepared: Prepared, undo: list) -> _Accepted:
+        """Claim the request's spans, tell wrappers and twins from calls, reject the calls that
+        cannot be stored, and cut the rows that are not to be logged out of the encoded blocks
+        (or mark them as another span's). `undo` collects what the twin index learnt."""
         metrics = self._metrics
         blob = prepared.span_keys
         keys = [blob[i:i + SPAN_KEY_BYTES] for i in range(0, len(blob), SPAN_KEY_BYTES)]
@@ -262,17 +272,20 @@ class Pipeline:
             metrics.spans_duplicate.inc(duplicates)
 
         calls = prepared.calls
-        is_wrapper = self._wrappers.mark([call[:6] for call in calls]) if calls else []
+        children = self._wrappers.mark([call[:6] for call in calls]) if calls else []
         errors = list(prepared.errors)
         rejected_rows = []
-        kept_calls: list[int] = []
-        edited_rows: dict[int, int] = {}  # row -> call, for wrappers: their rows lose the cost attributes
-        for index, (row, wrapper) in enumerate(zip(prepared.call_rows, is_wrapper)):
+        candidates: list[int] = []
+        edited_rows: dict[int, tuple[int, dict[str, str]]] = {}  # row -> (call, the attributes it gets)
+        for index, (row, child) in enumerate(zip(prepared.call_rows, children)):
             if not keep[row]:
                 continue
-            if wrapper:
-                edited_rows[row] = index
+            if child:  # a wrapper: its row names the call's span
+                edited_rows[row] = (index, duplicate_attributes(calls[index][0], child))
                 continue
+            source = prepared.disagreements.get(index)
+            if source is not None:
+                metrics.reported_cost_disagreements.labels(source).inc()
             problem = prepared.problems.get(index)
             if problem:
                 keep[row] = False
@@ -280,21 +293,38 @@ class Pipeline:
                 if len(errors) < MAX_ERRORS:
                     errors.append(problem)
                 continue
-            kept_calls.append(index)
+            candidates.append(index)
         if rejected_rows:
             self._recent.unclaim(claim, [keys[row] for row in rejected_rows])
         rejected = prepared.rejected + len(rejected_rows)
         if rejected:
             metrics.spans_rejected.inc(rejected)
 
+        # One span per LLM call (twins/): a twin's row names the span kept; a stored call that
+        # a better span of it replaces is to be cancelled once this batch is written.
+        facts = [SpanFacts.from_fields(prepared.twins[index]) for index in candidates]
+        kept_calls, kept_facts, replacements = [], [], []
+        for index, fact, verdict in zip(candidates, facts, self.twins.sort_out(facts, undo)):
+            kept = verdict.duplicate_of
+            if kept is not None:
+                edited_rows[prepared.call_rows[index]] = (index, duplicate_attributes(kept.trace_id, kept.span_id))
+                metrics.twin_spans.inc()
+                continue
+            kept_calls.append(index)
+            kept_facts.append(fact)
+            replaced = verdict.replaces
+            if replaced is not None:
+                replacements.append(Replacement(replaced.trace_id, replaced.span_id, fact.trace_id, fact.span_id))
+                metrics.twin_replacements.inc()
+
         accepted_calls = [CallFacts.of(calls[index]) for index in kept_calls]
         for call in accepted_calls:
-            if call.cost is None:
+            if call.unpriced:
                 metrics.count_unpriced(call.provider, call.model)
         spans = len(keys) - duplicates - len(rejected_rows)
         trace_data = _kept_rows(prepared.trace_data, prepared.trace_ends, keep, {
-            row: lambda encoded, call=call: without_cost_attributes(encoded, prepared.edits, call)
-            for row, call in edited_rows.items()})
+            row: lambda encoded, call=call, added=added: with_attributes(encoded, prepared.edits, call, added)
+            for row, (call, added) in edited_rows.items()})
         llm_keep = [False] * len(calls)
         for index in kept_calls:
             llm_keep[index] = True
@@ -303,20 +333,27 @@ class Pipeline:
         if accepted_calls:
             sections.append(Section("llm_spans", LLM_SPANS_LAYOUT.header, len(accepted_calls), llm_data))
         span_keys = blob if spans == len(keys) else b"".join(key for key, kept in zip(keys, keep) if kept)
-        return _Accepted(Batch(tuple(sections), span_keys), spans, accepted_calls, claim, rejected, errors)
+        batch = Batch(tuple(sections), span_keys, replacements=tuple(replacements),
+                      logged_calls=tuple(fact.fields() for fact in kept_facts))
+        return _Accepted(batch, spans, accepted_calls, claim, rejected, errors)
 
     async def _log_batch(self, accepted: _Accepted) -> None:
-        payload = encode_batch_record(accepted.batch)
-        try:
-            await anyio.to_thread.run_sync(self._log.append, payload)
-        except LogFull:
-            self._metrics.requests_refused.labels("log_full").inc()
-            raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
-        except LogFailed as exc:
-            self._metrics.requests_refused.labels("log_failed").inc()
-            raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
+        await append_durably(self._log, encode_batch_record(accepted.batch), self._metrics)
         for observe in self._observers:
             observe(accepted.calls)
+
+
+async def append_durably(log: WriteAheadLog | MemoryLog, payload: bytes, metrics: ProcessorMetrics) -> None:
+    """Put one request's record in the log (fsync'd when it is on disk), or raise Backpressure.
+    Once this returns, the request may be acknowledged."""
+    try:
+        await anyio.to_thread.run_sync(log.append, payload)
+    except LogFull:
+        metrics.requests_refused.labels("log_full").inc()
+        raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+    except LogFailed as exc:
+        metrics.requests_refused.labels("log_failed").inc()
+        raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
 
 
 @dataclass(slots=True)
@@ -343,16 +380,3 @@ def _kept_rows(data: bytes, ends, keep: list[bool], replace: dict[int, Callable[
             parts.append(data[start:end] if rewrite is None else rewrite(data[start:end]))
         start = end
     return b"".join(parts)
-
-
-def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
-    """A log record of rows given as Python values (OTEL_TRACES_COLUMNS and LLM_SPANS_COLUMNS order)."""
-    sections = [trace_section(trace_rows)] if trace_rows else []
-    if llm_rows:
-        sections.append(llm_section(llm_rows))
-    keys = b"".join(span_key(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows)
-    return encode_batch_record(Batch(tuple(sections), keys))
-
-
-_TRACE_ID = OTEL_TRACES_COLUMNS.index("TraceId")
-_SPAN_ID = OTEL_TRACES_COLUMNS.index("SpanId")

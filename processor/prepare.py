@@ -8,7 +8,8 @@ returns, and applies by cutting rows out of the encoded blocks or editing one at
 
 Every LLM span is returned as a call, its row carrying its cost attributes as the last
 entries of `SpanAttributes` (`edits` says where), so that a span the pipeline finds to be a
-wrapper loses them without being encoded again.
+wrapper or a twin (another span of a call already counted) gets the attributes that say so
+instead, without being encoded again.
 """
 from __future__ import annotations
 
@@ -21,14 +22,17 @@ from typing import NamedTuple
 from .exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, llm_span_row
 from .exporters.rowbinary import string_map, string_map_parts, varint
 from .normalize import OTEL_TRACES_COLUMNS, SPAN_ATTRIBUTES_INDEX, read_request
+from .normalize.conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY
 from .normalize.validation import call_problem
 from .pricing import Pricer
 from .pricing.savings import SavingsPricer
+from .twins.index import SpanFacts
 
 COST_KEY = "llmledger.cost"
 PRICE_SOURCE_KEY = "llmledger.price_source"
 UNPRICED_KEY = "llmledger.unpriced"
-_COST_KEYS = (COST_KEY, PRICE_SOURCE_KEY, UNPRICED_KEY)
+# Ours alone: what a span claims under these names is replaced.
+_OWN_KEYS = (COST_KEY, PRICE_SOURCE_KEY, UNPRICED_KEY, DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY)
 
 _HEAD = OTEL_TRACES_LAYOUT.columns_encoder(0, SPAN_ATTRIBUTES_INDEX)
 _TAIL = OTEL_TRACES_LAYOUT.columns_encoder(SPAN_ATTRIBUTES_INDEX + 1, len(OTEL_TRACES_LAYOUT.names))
@@ -63,6 +67,7 @@ class CallFacts(NamedTuple):
     tenant: str
     tags: dict
     price_source: str
+    unpriced: bool
     saving_strategy: str
     saved_cost: Decimal | None
     prompt_cache_saved: Decimal
@@ -89,6 +94,8 @@ class Prepared:
     trace_ends: array = field(default_factory=lambda: array("I"))  # where each row ends in trace_data
     call_rows: list[int] = field(default_factory=list)  # per call: its row
     calls: list[tuple] = field(default_factory=list)  # CallFacts fields, money as text (cheap to pickle)
+    twins: list[tuple] = field(default_factory=list)  # per call, the fields of its twins.SpanFacts
+    disagreements: dict[int, str] = field(default_factory=dict)  # call index -> the tool whose cost differs
     llm_data: bytes = b""  # llm_spans rows, one per call
     llm_ends: array = field(default_factory=lambda: array("I"))
     # Per call, EDIT_FIELDS numbers, within its row: where SpanAttributes starts, where its
@@ -116,22 +123,27 @@ def prepare_request(request, *, pricer: Pricer, savings: SavingsPricer, principa
         if principal is not None:
             call.app, call.tenant = principal.pin(call.app, call.tenant)
             if not principal.trust_reported_cost:
-                call.reported_cost = None  # a sender's own figure must not replace the price
+                call.billed_cost = None  # a sender's own figure must not replace the price
         pricer.price(call)
         savings.apply(call)  # before the checks: a cache hit's cost becomes 0
+        if call.reported_cost_disagrees:
+            prepared.disagreements[index] = call.reported_cost_source
         problem = call_problem(call)
         if problem:
             prepared.problems[index] = f"span {rows[row_index][_SPAN_NAME]!r} ({call.span_id}): {problem}"
         if call.cost is not None:
             additions[row_index] = {COST_KEY: str(call.cost), PRICE_SOURCE_KEY: call.price_source}
-        else:
+        elif call.unpriced:
             additions[row_index] = {UNPRICED_KEY: "true"}
+        else:
+            additions[row_index] = {}
+        prepared.twins.append(SpanFacts.of(call).fields())
         prepared.calls.append((
             call.trace_id, call.span_id, call.parent_span_id, call.usage_reported, call.input_tokens,
             call.output_tokens, call.timestamp_ns, call.cache_read_tokens, call.cache_write_tokens,
             call.reasoning_tokens, call.app, call.environment, call.provider, call.request_model,
             call.response_model, call.team, call.user_id, call.feature, call.tenant, call.tags,
-            call.price_source, call.saving_strategy, _text(call.saved_cost), str(call.prompt_cache_saved),
+            call.price_source, call.unpriced, call.saving_strategy, _text(call.saved_cost), str(call.prompt_cache_saved),
             _text(call.cost)))
         encoded = b"" if problem else _ENCODE_LLM_ROW(llm_span_row(call))  # rejected: its values may not fit
         llm_parts.append(encoded)
@@ -171,7 +183,7 @@ def _text(amount: Decimal | None) -> str | None:
 def _encode_call_row(row: list, added: dict[str, str]) -> tuple[bytes, tuple[int, int, int, int, int]]:
     """A call's row with its cost attributes as the map's last entries, and where they are."""
     attributes = row[SPAN_ATTRIBUTES_INDEX]
-    for key in _COST_KEYS:  # a span claiming a cost of its own: ours replaces it
+    for key in _OWN_KEYS:
         attributes.pop(key, None)
     head = _HEAD(row[:SPAN_ATTRIBUTES_INDEX])
     count = varint(len(attributes) + len(added))
@@ -187,8 +199,15 @@ def _encode_call_row(row: list, added: dict[str, str]) -> tuple[bytes, tuple[int
                                                          len(attributes) - len(added))
 
 
-def without_cost_attributes(row: bytes, edits: array, call: int) -> bytes:
-    """A call's encoded row as it reads for a span that is not a call (a wrapper)."""
+def with_attributes(row: bytes, edits: array, call: int, added: dict[str, str]) -> bytes:
+    """A call's encoded row with `added` in place of its cost attributes: as it reads for a
+    span that turned out not to be a call of its own (a wrapper, a twin)."""
     at = call * EDIT_FIELDS
     map_start, entries_start, additions_start, map_end, base_count = edits[at:at + EDIT_FIELDS]
-    return b"".join((row[:map_start], varint(base_count), row[entries_start:additions_start], row[map_end:]))
+    return b"".join((row[:map_start], varint(base_count + len(added)), row[entries_start:additions_start],
+                     string_map_parts(added, []), row[map_end:]))
+
+
+def duplicate_attributes(kept_trace_id: str, kept_span_id: str) -> dict[str, str]:
+    """What a span that is not a call of its own carries: the span of the call it belongs to."""
+    return {DUPLICATE_OF_KEY: kept_span_id, DUPLICATE_OF_TRACE_KEY: kept_trace_id}

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from llmledger.processor import batches
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter
+from llmledger.processor.normalize.conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY
 from llmledger.processor.pipeline import Backpressure, Pipeline, Principal
 from llmledger.processor.pricing import Pricer
 from llmledger.processor.telemetry import ProcessorMetrics
@@ -70,19 +71,23 @@ def test_worker_processes_log_the_records_the_service_process_would(pool):
     assert logged[0] == logged[1]
 
 
-def test_a_wrapper_whose_child_came_earlier_is_stored_as_a_span_without_a_cost(pool, clickhouse):
+def test_a_wrapper_whose_child_came_earlier_is_stored_as_a_span_naming_the_call(pool, clickhouse):
     pipeline, log = _pipeline(pool)
     for request in _child_then_wrapper():
         result = anyio.run(pipeline.submit, request.SerializeToString())
         assert result.rejected_spans == 0
     records = [batches.decode(payload) for payload in _records(log)]
     ClickHouseWriter(clickhouse).write_sections(batches.join_sections(records), token="wrapper")
-    spans = dict(clickhouse.query("SELECT SpanName, SpanAttributes FROM otel_traces").result_rows)
+    rows = clickhouse.query("SELECT SpanName, SpanAttributes, TraceId, SpanId FROM otel_traces").result_rows
+    spans = {name: attributes for name, attributes, _, _ in rows}
+    ids = {name: (trace_id, span_id) for name, _, trace_id, span_id in rows}
     assert set(spans) == {"chat gpt-4o-mini", "ChatOpenAI", "GET /health"}
     # 1200 × 0.15 + 300 × 0.60 per 1M tokens = 0.00018 + 0.00018 USD
     assert Decimal(spans["chat gpt-4o-mini"]["llmledger.cost"]) == Decimal("0.00036")
-    assert not {key for key in spans["ChatOpenAI"] if key.startswith("llmledger.")}
-    assert spans["ChatOpenAI"] == {key: str(value) for key, value in WRAPPER.items()}
+    # The wrapper's row has no cost of its own but names the call's span.
+    trace_id, span_id = ids["chat gpt-4o-mini"]
+    assert spans["ChatOpenAI"] == {**{key: str(value) for key, value in WRAPPER.items()},
+                                   DUPLICATE_OF_KEY: span_id, DUPLICATE_OF_TRACE_KEY: trace_id}
     assert spans["GET /health"] == {"http.route": "/health"}
     assert clickhouse.query("SELECT count(), sum(cost) FROM llm_spans").result_rows == [(1, Decimal("0.00036"))]
 

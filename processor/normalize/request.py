@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from llmledger.processor.record import LlmCall
 
 from .attribution import Attribution, resource_attribution
-from .conventions import SERVICE_NAME_KEY
+from .conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY, SERVICE_NAME_KEY
 from .llm_call import is_llm_call, read_llm_call
-from .trace_rows import OTEL_TRACES_COLUMNS, STATUS_CODE_NAMES, trace_row
+from .trace_rows import OTEL_TRACES_COLUMNS, SPAN_ATTRIBUTES_INDEX, STATUS_CODE_NAMES, trace_row
 from .usage import InvalidSpan
 from .validation import span_problem
 from .values import attributes_text
@@ -19,6 +19,17 @@ from .wrappers import WrapperFilter
 MAX_ERRORS = 10
 SPAN_NAME_INDEX = OTEL_TRACES_COLUMNS.index("SpanName")
 SPAN_ID_INDEX = OTEL_TRACES_COLUMNS.index("SpanId")
+_STATUS_ERROR = 2
+
+
+def _exception_type(span) -> str:
+    """The type of the last exception a span recorded as an event ("" when none)."""
+    for event in reversed(span.events):
+        if event.name == "exception":
+            for kv in event.attributes:
+                if kv.key == "exception.type":
+                    return kv.value.string_value
+    return ""
 
 
 @dataclass(slots=True)
@@ -56,11 +67,6 @@ class Normalized:
         self.calls = [call for call, _ in kept]
         self.call_rows = [i for _, i in kept]
 
-    def keep_calls(self, keep: list[bool]) -> None:
-        """Keep only the calls marked True; their spans' rows stay."""
-        self.call_rows = [i for i, wanted in zip(self.call_rows, keep) if wanted]
-        self.calls = [call for call, wanted in zip(self.calls, keep) if wanted]
-
     def _note_rejection(self, name: str, span_id_hex: str, problem: str) -> None:
         self.rejected += 1
         if len(self.errors) < MAX_ERRORS:
@@ -77,7 +83,16 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
     result = read_request(request, now_ns=now_ns)
     if result.calls:
         memory = wrappers if wrappers is not None else WrapperFilter(max_entries=2 * len(result.calls))
-        result.keep_calls([not wrapper for wrapper in memory.mark_wrappers(result.calls)])
+        calls, call_rows = [], []
+        for call, row_index, child in zip(result.calls, result.call_rows, memory.mark_wrappers(result.calls)):
+            if child:
+                attributes = result.trace_rows[row_index][SPAN_ATTRIBUTES_INDEX]
+                attributes[DUPLICATE_OF_KEY] = child
+                attributes[DUPLICATE_OF_TRACE_KEY] = call.trace_id
+            else:
+                calls.append(call)
+                call_rows.append(row_index)
+        result.calls, result.call_rows = calls, call_rows
     return result
 
 
@@ -109,7 +124,8 @@ def read_request(request, *, now_ns: int) -> Normalized:
                 span_id = span.span_id.hex()
                 parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
                 span_attributes = attributes_text(span.attributes)
-                if is_llm_call(span_attributes):
+                failed = span.status.code == _STATUS_ERROR
+                if is_llm_call(span_attributes, failed=failed):
                     if defaults is None:
                         defaults = resource_attribution(resource_attributes)
                     try:
@@ -123,6 +139,8 @@ def read_request(request, *, now_ns: int) -> Normalized:
                             status=STATUS_CODE_NAMES.get(span.status.code, "Unset"),
                             service_name=service_name,
                             defaults=defaults,
+                            instrumentation=scope_name,
+                            exception_type=_exception_type(span) if failed else "",
                         )
                     except InvalidSpan as invalid:
                         result.reject(span, str(invalid))
@@ -143,4 +161,5 @@ def read_request(request, *, now_ns: int) -> Normalized:
                         span_attributes=span_attributes,
                     )
                 )
+
     return result

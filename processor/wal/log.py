@@ -372,6 +372,17 @@ class WriteAheadLog:
             return self._count_after(self._committed_seq)
 
     @property
+    def lag_bytes(self) -> int:
+        """Payload bytes of the durable records the writer has not committed yet."""
+        with self._cond:
+            total = 0
+            for segment in self._segments:
+                start, end = segment.count_up_to(self._committed_seq), segment.count_up_to(self._durable_seq)
+                if end > start:
+                    total += sum(segment.lengths[start:end])
+            return total
+
+    @property
     def flushes(self) -> int:
         """Group-commit flushes so far: how many times appenders waited for an fsync."""
         return self._flushes

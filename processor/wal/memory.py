@@ -76,6 +76,10 @@ class MemoryLog:
         return self._bytes
 
     @property
+    def lag_bytes(self) -> int:
+        return self._bytes
+
+    @property
     def lag_records(self) -> int:
         return self._last - self._committed
 

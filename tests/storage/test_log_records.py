@@ -22,10 +22,14 @@ def _columns(clickhouse, table: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, type_name) for name, type_name in rows)
 
 
+# Columns a new row leaves to their defaults: a call's first version (migration 020).
+_DEFAULTED = {("sign", "Int8"), ("row_version", "UInt32")}
+
+
 def test_the_layouts_are_the_tables_the_migrations_create(clickhouse):
     for layout in (OTEL_TRACES_LAYOUT, LLM_SPANS_LAYOUT):
         declared = tuple(zip(layout.names, layout.types))
-        assert declared == _columns(clickhouse, layout.table)
+        assert declared == tuple(c for c in _columns(clickhouse, layout.table) if c not in _DEFAULTED)
 
 
 TRACE = ["00000000000000000000000000000abc", "0000000000000def"]
