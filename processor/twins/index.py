@@ -45,6 +45,7 @@ NEAR_NS = 2_000_000_000  # how far apart two instrumentations' spans of one call
 DEFAULT_WAIT_NS = 600_000_000_000  # 10 minutes
 
 _USAGE_RANK = {"provider": 2, "estimated": 1}
+_NONE: dict = {}
 
 
 def completeness(call: LlmCall) -> tuple:
@@ -147,11 +148,6 @@ class Verdict:
     replaces: SpanFacts | None = None
 
 
-def _gap(a: Seen, call: SpanFacts) -> int:
-    """How far apart two spans lie in time (negative when they overlap)."""
-    return max(a.start_ns, call.timestamp_ns) - min(a.end_ns, call.timestamp_ns + call.duration_ns)
-
-
 def _halves_of_one_call(half: SpanFacts, answer: SpanFacts, wait_ns: int) -> bool:
     """Whether `answer` records the answer of the streamed call `half` asked for."""
     if half.trace_id == answer.trace_id and (half.parent_span_id == answer.span_id
@@ -169,7 +165,9 @@ class TwinIndex:
         self.max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[int, Seen] = OrderedDict()  # oldest first
-        self._by_key: dict[tuple, list[Seen]] = {}
+        # Each key's entries by entry id, oldest first: a dict, so that forgetting one is O(1)
+        # (some keys, a service's answers, hold most of the index).
+        self._by_key: dict[tuple, dict[int, Seen]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
@@ -244,23 +242,21 @@ class TwinIndex:
     def _find_twin(self, call: SpanFacts) -> Seen | None:
         service, family = call.service_name, call.family
         if call.response_id:
-            for seen in self._by_key.get(("id", service, call.response_id), ()):
+            for seen in self._by_key.get(("id", service, call.response_id), _NONE).values():
                 if (_models_agree(family, seen.call.family)
                         and (call.instrumentation not in seen.scopes or call.trace_id == seen.call.trace_id)):
                     return seen
         if call.usage_reported and (call.input_tokens or call.output_tokens):
             twin = self._nearest(
-                self._by_key.get(("tokens", service, call.input_tokens, call.output_tokens), ()), call,
-                lambda seen: (call.instrumentation not in seen.scopes
-                              and _models_agree(family, seen.call.family)
+                self._by_key.get(("tokens", service, call.input_tokens, call.output_tokens), _NONE).values(), call,
+                lambda seen: (_models_agree(family, seen.call.family)
                               and not (call.response_id and seen.call.response_id
                                        and call.response_id != seen.call.response_id)))
             if twin is not None:
                 return twin
         if _failed_without_usage(call):
-            twin = self._nearest(self._by_key.get(("failed", service), ()), call,
-                                 lambda seen: (call.instrumentation not in seen.scopes
-                                               and _models_agree(family, seen.call.family)))
+            twin = self._nearest(self._by_key.get(("failed", service), _NONE).values(), call,
+                                 lambda seen: _models_agree(family, seen.call.family))
             if twin is not None:
                 return twin
         if _is_request_half(call):
@@ -270,16 +266,25 @@ class TwinIndex:
         return None
 
     def _nearest(self, candidates, call: SpanFacts, fits) -> Seen | None:
+        """The candidate nearest in time (within NEAR_NS) that `fits`, from another instrumentation
+        than `call`'s. Hot: a busy service's calls share token counts, mostly from one instrumentation."""
         best, best_gap = None, NEAR_NS
+        scope = call.instrumentation
+        start = call.timestamp_ns
+        end = start + call.duration_ns
         for seen in candidates:
-            gap = _gap(seen, call)
+            if scope in seen.scopes:
+                continue
+            other = seen.call
+            other_start = other.timestamp_ns
+            gap = max(start, other_start) - min(end, other_start + other.duration_ns)  # < 0: they overlap
             if gap <= best_gap and fits(seen):
                 best, best_gap = seen, gap
         return best
 
     def _answer_for(self, half: SpanFacts, service: str, family: str) -> Seen | None:
         """The span that records the answer of a streamed call whose request half this is."""
-        for seen in self._by_key.get(("answers", service, half.instrumentation), ()):
+        for seen in self._by_key.get(("answers", service, half.instrumentation), _NONE).values():
             if (not seen.absorbed_half and _models_agree(family, seen.call.family)
                     and _halves_of_one_call(half, seen.call, self.wait_ns)):
                 return seen
@@ -288,7 +293,7 @@ class TwinIndex:
     def _half_for(self, answer: SpanFacts, service: str, family: str) -> Seen | None:
         """The request half, remembered earlier, of the streamed call this span answers."""
         best = None
-        for seen in self._by_key.get(("halves", service, answer.instrumentation), ()):
+        for seen in self._by_key.get(("halves", service, answer.instrumentation), _NONE).values():
             if seen.absorbed_half or not _is_request_half(seen.call):
                 continue
             if not _models_agree(family, seen.call.family):
@@ -330,13 +335,13 @@ class TwinIndex:
     def _file(self, seen: Seen) -> None:
         seen.keys = tuple(self._keys(seen.call))
         for key in seen.keys:
-            self._by_key.setdefault(key, []).append(seen)
+            self._by_key.setdefault(key, {})[seen.entry_id] = seen
 
     def _unfile(self, seen: Seen) -> None:
         for key in seen.keys:
             filed = self._by_key.get(key)
             if filed is not None:
-                filed[:] = [other for other in filed if other is not seen]
+                filed.pop(seen.entry_id, None)
                 if not filed:
                     del self._by_key[key]
         seen.keys = ()
