@@ -303,7 +303,7 @@ class Pipeline:
         # One span per LLM call (twins/): a twin's row names the span kept; a stored call that
         # a better span of it replaces is to be cancelled once this batch is written.
         facts = [SpanFacts.from_fields(prepared.twins[index]) for index in candidates]
-        kept_calls, kept_facts, replacements = [], [], []
+        kept_calls, replacements = [], []
         for index, fact, verdict in zip(candidates, facts, self.twins.sort_out(facts, undo)):
             kept = verdict.duplicate_of
             if kept is not None:
@@ -311,7 +311,6 @@ class Pipeline:
                 metrics.twin_spans.inc()
                 continue
             kept_calls.append(index)
-            kept_facts.append(fact)
             replaced = verdict.replaces
             if replaced is not None:
                 replacements.append(Replacement(replaced.trace_id, replaced.span_id, fact.trace_id, fact.span_id))
@@ -334,7 +333,7 @@ class Pipeline:
             sections.append(Section("llm_spans", LLM_SPANS_LAYOUT.header, len(accepted_calls), llm_data))
         span_keys = blob if spans == len(keys) else b"".join(key for key, kept in zip(keys, keep) if kept)
         batch = Batch(tuple(sections), span_keys, replacements=tuple(replacements),
-                      logged_calls=tuple(fact.fields() for fact in kept_facts))
+                      logged_calls=tuple(prepared.twins[index] for index in kept_calls))
         return _Accepted(batch, spans, accepted_calls, claim, rejected, errors)
 
     async def _log_batch(self, accepted: _Accepted) -> None:

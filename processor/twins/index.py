@@ -93,10 +93,8 @@ class SpanFacts:
     @classmethod
     def from_fields(cls, fields: tuple) -> SpanFacts:
         """The facts `fields()` gave (from a worker process, or the log)."""
-        facts = cls(*fields)
-        for name in ("service_name", "instrumentation", "family"):  # repeat from call to call
-            object.__setattr__(facts, name, sys.intern(getattr(facts, name)))
-        return facts
+        intern = sys.intern  # service, instrumentation and model repeat from call to call
+        return cls(*fields[:5], intern(fields[5]), intern(fields[6]), intern(fields[7]), *fields[8:])
 
     def fields(self) -> tuple:
         """The values, in order: `SpanFacts(*facts.fields())` is the same facts (cheap to pickle)."""

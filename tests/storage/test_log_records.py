@@ -12,7 +12,11 @@ import pytest
 from llmledger.processor import batches
 from llmledger.processor.exporters.clickhouse import LLM_SPANS_LAYOUT, OTEL_TRACES_LAYOUT, ClickHouseWriter, llm_span_row
 from llmledger.processor.exporters.rowbinary import Layout
+from llmledger.processor.corrections import Replacement
+from llmledger.processor.exporters.clickhouse import REPLACED_CALLS
 from llmledger.processor.record import LlmCall
+from llmledger.processor.twins.index import SpanFacts
+from llmledger.processor.wal import encode_rows
 
 
 def _columns(clickhouse, table: str) -> tuple[tuple[str, str], ...]:
@@ -83,6 +87,30 @@ def test_a_record_reads_back_and_its_lengths_are_checked():
         batches.decode(record[:-1])
     with pytest.raises(ValueError):
         batches.decode(b"something else entirely")
+
+
+def test_a_record_keeps_the_calls_it_replaces_and_what_the_twin_index_needs_after_a_restart():
+    replaced = Replacement(TRACE[0], "0000000000000aaa", TRACE[0], "0000000000000bbb")
+    call = LlmCall(timestamp_ns=1_764_590_400_123_456_789, trace_id=TRACE[0], span_id="0000000000000bbb",
+                   service_name="svc", instrumentation="openai",
+                   request_model="gpt-4o", response_id="chatcmpl-1", usage_reported=True, input_tokens=10,
+                   output_tokens=2, usage_source="provider", answered=True)
+    facts = SpanFacts.of(call)
+    record = batches.encode(batches.Batch(
+        (batches.Section("otel_traces", OTEL_TRACES_LAYOUT.header, 1, OTEL_TRACES_LAYOUT.encode_row(_trace_row("a"))),),
+        batches.span_key(TRACE[0], TRACE[1]), replacements=(replaced,), logged_calls=(facts.fields(),)))
+    drained = batches.decode(record)  # the drain does not read the logged calls
+    assert drained.replacements == (replaced,) and drained.logged_calls == ()
+    assert [s.table for s in drained.sections] == ["otel_traces"]
+    assert batches.join_rows([drained]) == {REPLACED_CALLS: [replaced]}
+    restarted = batches.decode(record, logged_calls=True)
+    assert SpanFacts.from_fields(restarted.logged_calls[0]).fields() == facts.fields()
+
+
+def test_metric_and_log_records_are_python_rows_by_table():
+    record = encode_rows({"otel_logs": [["log row"]]})
+    assert batches.decode(record) == batches.Batch(rows={"otel_logs": [["log row"]]})
+    assert batches.encode(batches.decode(record)) == record
 
 
 def test_a_record_of_the_previous_format_is_stored_after_an_upgrade(clickhouse):
