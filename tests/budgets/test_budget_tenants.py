@@ -14,6 +14,7 @@ from llmledger.processor.analytics import runner_for_client
 from llmledger.processor.analytics.budgets import burn_down
 from llmledger.processor.budgets import BudgetService, parse_budget_document
 from llmledger.processor.budgets.store import BudgetStore
+from llmledger.processor.corrections import Replacement, apply_replacements
 from llmledger.processor.notify import Notifier
 from llmledger.processor.storage.client import connect
 from llmledger.processor.storage.migrate import available_migrations, migrate, split_statements
@@ -70,6 +71,26 @@ def test_a_qualified_budget_counts_only_its_tenants_calls(clickhouse, counted_by
         "tenant=acme.daily": Decimal("3.09"),  # the same calls
         "acme-u1-24h": Decimal("3.00"),
         "globex-search-24h": Decimal("1.50"),
+    }
+
+
+def test_a_qualified_budget_counts_a_cancelled_call_no_more(clickhouse):
+    """A correction cancels a call's row (a copy with sign -1): the tenant's budgets read the
+    current rows, from the rollup and the raw rows alike."""
+    calls = _calls()
+    store_calls(clickhouse, calls)
+    whole_hour, partial_hour = calls[0], calls[1]  # acme's u1 at 09:00 (rollup) and 12:10 (raw rows)
+    apply_replacements(clickhouse, [Replacement(c.trace_id, c.span_id, "f" * 32, "f" * 16)
+                                    for c in (whole_hour, partial_hour)])
+    service = BudgetService(lambda: clickhouse, clock=Clock(NOW), settle_seconds=0)
+    service.set_budgets(_budgets(*QUALIFIED))
+    spend = {s.budget.id: s.spend for s in service.status()}
+    # acme keeps only its gpt-4o-mini call of 0.09; globex's 1.50 and the untenanted 1.50 stay.
+    assert spend == {
+        "acme:user=u1.daily": Decimal("0"), "globex:user=u1.daily": Decimal("1.50"),
+        "user=u1.daily": Decimal("3.00"), "acme:team=search.daily": Decimal("0"),
+        "acme:all.daily": Decimal("0.09"), "tenant=acme.daily": Decimal("0.09"),
+        "acme-u1-24h": Decimal("0"), "globex-search-24h": Decimal("1.50"),
     }
 
 
