@@ -30,8 +30,10 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"decision": self.action, "allowed": self.allowed}
         if self.budget_id:
-            body.update(budget_id=self.budget_id, scope=self.scope, scope_value=self.scope_value,
-                        **({"tenant": self.tenant} if self.tenant else {}), window=self.window, limit=money_text(self.limit), spend=money_text(self.spend),
+            body.update(budget_id=self.budget_id, scope=self.scope, scope_value=self.scope_value)
+            if self.tenant:
+                body["tenant"] = self.tenant
+            body.update(window=self.window, limit=money_text(self.limit), spend=money_text(self.spend),
                         remaining=money_text(self.remaining))
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
