@@ -150,8 +150,6 @@ def _decode_pickled(payload: bytes, logged_calls: bool) -> Batch:
 
     try:
         tables = decode_rows(payload)
-    except ValueError:
-        raise
     except Exception as exc:  # noqa: BLE001 - whatever it is, it is not a record of ours
         raise ValueError(f"log record of an unknown format: {exc}") from None
     trace_rows = tables.pop("otel_traces", [])

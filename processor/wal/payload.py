@@ -1,11 +1,11 @@
-"""What a log record holds: rows for ClickHouse tables, by table name.
+"""What a metrics or logs export leaves in the log: rows for ClickHouse tables, by table name.
 
-    encode_rows({"otel_traces": [...], "llm_spans": [...]})   # a trace export, priced
     encode_rows({"otel_metrics_histogram": [...]})             # a metrics export
     decode_rows(payload) -> {table: rows}
 
-Records of every signal share the one log and the one drain: a record is just rows,
-each list in its table's column order (`exporters.clickhouse.TABLE_COLUMNS`). Pickled:
+Trace exports are logged as RowBinary blocks (`batches`), which reads these records too;
+trace records of earlier versions are of this kind, {"otel_traces": [...], "llm_spans":
+[...]}. Each list is in its table's column order (`exporters.clickhouse.TABLE_COLUMNS`). Pickled:
 written and read only by this service, and checksummed by the log. The format number
 guards against replaying a log of another layout; format 1 (before metrics and logs)
 is still read, so an upgrade replays what the previous version acknowledged, and
