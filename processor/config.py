@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -51,6 +52,15 @@ def _text(value: Any) -> str:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
+
+
+def _optional_name(value: Any) -> str | None:
+    """A ClickHouse identifier (it ends up in SQL text), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", value):
+        raise ValueError("must be a plain name: letters, digits and underscores")
+    return value
 
 
 def _days(minimum: int) -> Callable[[Any], int]:
@@ -99,6 +109,8 @@ SETTINGS: dict[str, dict[str, Setting]] = {
         "data_dir": Setting("./llmledger-data", _text, "embedded ClickHouse and the write-ahead log live here"),
         "clickhouse_url": Setting(None, _optional_text, "a ClickHouse server, e.g. http://user:pass@host:8123"),
         "database": Setting("llmledger", _text, "ClickHouse database"),
+        "cluster": Setting(None, _optional_name, "a ClickHouse cluster (remote_servers) to lay the schema out on: "
+                                                 "Replicated tables, Distributed ones over the shards, ON CLUSTER DDL"),
     },
     "wal": {
         "enabled": Setting(True, _flag, "false: keep the log in memory (faster; acknowledged spans die with the "

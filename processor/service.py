@@ -59,7 +59,7 @@ class Service:
         self.metrics = ProcessorMetrics()
         storage = config.storage
         self.store = Store(data_dir=Path(storage.data_dir), url=storage.clickhouse_url, database=storage.database,
-                           retention=config.retention)
+                           retention=config.retention, cluster=storage.cluster)
         data_dir = self.store.data_dir
         _make_private(data_dir)
         price_book = PriceBook.load(config.pricing.price_book) if config.pricing.price_book else None
@@ -133,7 +133,7 @@ class Service:
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
         self._remember_store(client)
-        return ClickHouseWriter(client)
+        return ClickHouseWriter(client, distributed=self.store.cluster is not None)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""

@@ -70,7 +70,7 @@ def test_the_command_line_prints_every_mistake(tmp_path):
         f"llmledger: config error: {path}:2: http.prot: unknown key (expected one of: host, port, "
         "max_request_bytes, max_inflight_bytes)",
         f"llmledger: config error: {path}:4: storage.databse: unknown key (expected one of: data_dir, "
-        "clickhouse_url, database)"]
+        "clickhouse_url, database, cluster)"]
 
 
 def test_a_misspelt_variable_is_reported_with_the_closest_name(caplog):

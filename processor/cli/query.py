@@ -112,7 +112,7 @@ def open_store(config):
         if not client.command("EXISTS TABLE schema_migrations"):
             raise QueryError(f"the database {config.storage.database!r} holds no llmledger tables: "
                              "`llmledger serve` creates them")
-        migrate(client)  # a store an older version made answers with today's views
+        migrate(client, config.storage.cluster)  # a store an older version made answers with today's views
         return client
     except StoreUnavailable as exc:
         raise QueryError(str(exc)) from None

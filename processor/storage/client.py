@@ -75,11 +75,13 @@ def embedded_path(data_dir: Path) -> Path:
     return Path(data_dir) / "clickhouse"
 
 
-def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger", create: bool = True) -> Client:
-    """Open the store and make sure `database` exists; the client's queries run in it.
-    With `create=False` (every command but `serve`) a store or database that is not there
-    is an error: a mistyped path must not answer from a new, empty store."""
+def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger", create: bool = True,
+            cluster: str | None = None) -> Client:
+    """Open the store and make sure `database` exists (on every node of `cluster`, if given);
+    the client's queries run in it. With `create=False` (every command but `serve`) a store or
+    database that is not there is an error: a mistyped path must not answer from a new, empty store."""
     validate_identifier(database, "database name")
+    on_cluster = f" ON CLUSTER {validate_identifier(cluster, 'cluster name')}" if cluster else ""
     where = redact_url(url) if url else f"embedded store at {embedded_path(data_dir)}"
     if not url and not create:
         _require_embedded_store(Path(data_dir))
@@ -92,7 +94,7 @@ def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledge
                 path.mkdir(parents=True, exist_ok=True)
             admin = clickhouse_connect.get_client(interface="chdb", path=str(path))
         if create:
-            admin.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            admin.command(f"CREATE DATABASE IF NOT EXISTS {database}{on_cluster}")
         else:
             exists = admin.query("SELECT count() FROM system.databases WHERE name = {name:String}",
                                  parameters={"name": database}).result_rows[0][0]

@@ -2,7 +2,8 @@
 
 Each file is a list of statements separated by `;` at the end of a line. Applied versions
 are recorded in `schema_migrations`; statements are idempotent (IF NOT EXISTS) so two
-processors starting at once do no harm.
+processors starting at once do no harm. On a cluster (`storage.cluster`) each statement is
+first rewritten for it (see `cluster`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import re
 from importlib import resources
 
 from clickhouse_connect.driver.client import Client
+
+from .cluster import ClusterLayout
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +35,35 @@ def split_statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";\s*$", without_comments, flags=re.MULTILINE) if s.strip()]
 
 
-def migrate(client: Client) -> list[str]:
+_MIGRATIONS_TABLE = ("CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+                     "applied_at DateTime DEFAULT now()) ENGINE = ReplacingMergeTree ORDER BY version")
+
+
+def layout_statements(sql: str, cluster: str | None = None) -> list[str]:
+    """The statements of `sql` as they run on one node, or on `cluster`."""
+    statements = split_statements(sql)
+    if cluster is None:
+        return statements
+    layout = ClusterLayout(cluster)
+    return [rewritten for statement in statements for rewritten in layout.statements(statement)]
+
+
+def schema_statements(cluster: str | None = None) -> list[tuple[str, list[str]]]:
+    """(file name, statements) of the whole schema, the migrations' own table first."""
+    return [("schema_migrations", layout_statements(_MIGRATIONS_TABLE, cluster)),
+            *((name, layout_statements(sql, cluster)) for _, name, sql in available_migrations())]
+
+
+def migrate(client: Client, cluster: str | None = None) -> list[str]:
     """Bring the schema up to date; returns the names of the files applied now."""
-    client.command(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, applied_at DateTime DEFAULT now()) "
-        "ENGINE = ReplacingMergeTree ORDER BY version"
-    )
+    for statement in layout_statements(_MIGRATIONS_TABLE, cluster):
+        client.command(statement)
     done = {row[0] for row in client.query("SELECT version FROM schema_migrations FINAL").result_rows}
     applied = []
     for version, name, sql in available_migrations():
         if version in done:
             continue
-        for statement in split_statements(sql):
+        for statement in layout_statements(sql, cluster):
             client.command(statement)
         client.insert("schema_migrations", [[version, name]], column_names=["version", "name"])
         log.info("applied migration %s", name)

@@ -19,6 +19,8 @@ from string import Template
 
 from clickhouse_connect.driver.client import Client
 
+from .migrate import layout_statements
+
 log = logging.getLogger(__name__)
 
 # retention setting -> (table, the time its rows age by). One line per table: a new table
@@ -45,7 +47,7 @@ RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def apply_retention(client: Client, retention) -> list[str]:
+def apply_retention(client: Client, retention, cluster: str | None = None) -> list[str]:
     """Bring every table's TTL to `retention` (the config's section); returns the tables changed."""
     applied = dict(client.query(_sql("retention_applied").template).result_rows)
     changed = []
@@ -55,9 +57,11 @@ def apply_retention(client: Client, retention) -> list[str]:
             if applied.get(table, 0) == days:  # never applied counts as "forever", which tables start with
                 continue
             if days:
-                client.command(_sql("retention_modify_ttl").substitute(table=table, aged_by=aged_by, days=days))
+                sql = _sql("retention_modify_ttl").substitute(table=table, aged_by=aged_by, days=days)
             else:
-                client.command(_sql("retention_remove_ttl").substitute(table=table))
+                sql = _sql("retention_remove_ttl").substitute(table=table)
+            for statement in layout_statements(sql, cluster):
+                client.command(statement)
             client.insert("retention_applied", [[table, days, datetime.now(timezone.utc)]],
                           column_names=["table_name", "days", "applied_at"])
             log.info("retention of %s set to %s", table, f"{days} days" if days else "forever")
