@@ -238,6 +238,9 @@ def load_config(path: str | Path | None = None, *, overrides: dict[tuple[str, st
             except ValueError as exc:
                 problems.append(f"--{key.replace('_', '-')}: {exc}")
     problems += _retention_problems(values["retention"])
+    if values["storage"]["cluster"] and not values["storage"]["clickhouse_url"]:
+        problems.append("storage.cluster: needs storage.clickhouse_url (a node of that cluster); "
+                        "the embedded store is one node")
     if problems:
         raise ConfigError(problems)
     return Config(values, str(path) if path else "defaults")

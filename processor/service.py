@@ -133,7 +133,7 @@ class Service:
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
         self._remember_store(client)
-        return ClickHouseWriter(client, distributed=self.store.cluster is not None)
+        return ClickHouseWriter(client, cluster=self.store.cluster)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""

@@ -97,8 +97,8 @@ def tables_before(table: str) -> frozenset[str]:
     return frozenset(order[: order.index(table)]) if table in order else frozenset()
 
 
-def _insert_settings(token: str, distributed: bool) -> dict:
-    settings = {
+def _insert_settings(token: str) -> dict:
+    return {
         "insert_deduplication_token": token,
         # The rollups are fed by materialized views: deduplicate their blocks too.
         "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -106,11 +106,6 @@ def _insert_settings(token: str, distributed: bool) -> dict:
         # of 100 ClickHouse refuses the whole batch, again on every retry.
         "max_partitions_per_insert_block": 0,
     }
-    if distributed:
-        # Into a Distributed table: return once every shard has its rows, so that the log is
-        # committed only then, and each shard deduplicates its part of a replay by the token.
-        settings["distributed_foreground_insert"] = 1
-    return settings
 
 
 class InsertFailed(Exception):
@@ -124,13 +119,14 @@ class InsertFailed(Exception):
 
 class ClickHouseWriter:
     """`write_tables` writes any batch; `write` is its shorthand for spans and their calls.
-    `trace_columns` names the otel_traces columns the trace rows hold (all by default)."""
+    `trace_columns` names the otel_traces columns the trace rows hold (all by default);
+    `cluster` the ClickHouse cluster the store's schema is laid out for, if any."""
 
     def __init__(self, client: Client, trace_columns: tuple[str, ...] = OTEL_TRACES_COLUMNS, *,
-                 distributed: bool = False):
+                 cluster: str | None = None):
         self._client = client
         self._columns = {**TABLE_COLUMNS, "otel_traces": tuple(trace_columns)}
-        self._distributed = distributed
+        self._cluster = cluster
 
     def write(self, trace_rows: list[list], llm_rows: list[list], token: str,
               replacements: list[Replacement] = ()) -> None:
@@ -151,7 +147,7 @@ class ClickHouseWriter:
         replacements = tables.get(REPLACED_CALLS)
         if replacements and REPLACED_CALLS not in skip:
             try:
-                apply_replacements(self._client, list(replacements))
+                apply_replacements(self._client, list(replacements), self._cluster)
             except Exception as exc:  # as for an insert: the drain sorts outage from rejection
                 raise InsertFailed(REPLACED_CALLS, exc) from exc
 
@@ -161,6 +157,6 @@ class ClickHouseWriter:
 
     def _insert(self, table: str, rows: list[list], columns: tuple[str, ...], token: str) -> None:
         try:
-            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token, self._distributed))
+            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token))
         except Exception as exc:  # the driver raises many kinds; the caller sorts outage from rejection
             raise InsertFailed(table, exc) from exc
