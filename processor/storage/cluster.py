@@ -1,7 +1,7 @@
 """The schema on a ClickHouse cluster: the numbered migrations, rewritten statement by statement.
 
 One definition of the schema, two layouts. With `storage.cluster` set, the migrator runs
-every statement through `cluster_statements`, which makes of it what a sharded, replicated
+every statement through `ClusterLayout.statements`, which makes of it what a sharded, replicated
 cluster needs:
 
 - A table that receives spans, logs or metrics (`SHARDED`, with its sharding key) becomes
