@@ -383,6 +383,28 @@ ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}
 ORDER BY table_name
 SETTINGS replicated_deduplication_window = 0;
 
+-- 009_budget_tenant.sql
+ALTER TABLE budgets ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS tenant String DEFAULT '' AFTER scope_value;
+
+CREATE OR REPLACE VIEW budgets_current ON CLUSTER llmledger AS
+SELECT
+    id,
+    scope,
+    scope_value,
+    tenant,
+    window_kind,
+    if(window_kind = 'rolling', concat(toString(intDiv(rolling_seconds, 60)), 'm'), timezone) AS period,
+    limit_amount,
+    thresholds,
+    if(hard, 'hard', 'soft') AS mode,
+    fallback_model,
+    arrayStringConcat(arrayMap(c -> JSONExtractString(c, 'type'), JSONExtractArrayRaw(channels)), ',')
+        AS channel_types,
+    description,
+    source,
+    updated_at
+FROM budgets FINAL;
+
 -- 010_otel_logs.sql
 CREATE TABLE IF NOT EXISTS otel_logs_local ON CLUSTER llmledger
 (
