@@ -97,6 +97,7 @@ class Telemetry:
     ):
         version = _package_version()
         self.settings = settings if settings is not None else Settings()
+        self.capture_content = self.settings.capture_content
         self.tracer = trace.get_tracer(scope_name, version, tracer_provider)
         self.metrics: GenAIMetrics | None = None
         if self.settings.record_metrics or meter_provider is not None:
@@ -134,7 +135,7 @@ class GenAICall:
     """One traced LLM call. Fill in the response fields, then `end()` (or `fail()`)."""
 
     __slots__ = (
-        "telemetry", "span", "start_attributes", "started", "ended",
+        "telemetry", "span", "start_attributes", "capture_content", "started", "ended",
         "response_id", "response_model", "finish_reasons", "usage",
         "first_chunk_at", "error_type", "_extra",
     )
@@ -143,6 +144,7 @@ class GenAICall:
         self.telemetry = telemetry
         self.span = span
         self.start_attributes = start_attributes
+        self.capture_content: bool = telemetry.capture_content
         self.started = perf_counter()
         self.ended = False
         self.response_id: str | None = None
@@ -152,10 +154,6 @@ class GenAICall:
         self.first_chunk_at: float | None = None
         self.error_type: str | None = None
         self._extra: dict | None = None
-
-    @property
-    def capture_content(self) -> bool:
-        return self.telemetry.settings.capture_content
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Add an attribute to the span when it ends (None is ignored)."""
