@@ -9,14 +9,9 @@
         attr.SERVER_PORT: 443,
         attr.REQUEST_STREAM: False,
     })
-    token = call.activate()                  # the span is current during the HTTP request ...
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)                       # error.type + status ERROR, span ended
-        raise                                # the app sees its own exception, unchanged
-    finally:
-        call.deactivate(token)               # ... and detached in the same task
+    result = call.send(wrapped, args, kwargs)  # the span is current while the SDK sends; an
+                                             # exception ends it (error.type, status ERROR)
+                                             # and reaches the app unchanged
     call.response_id = result.id             # then fill in what the response said
     call.response_model = result.model
     call.finish_reasons = ("stop",)
@@ -53,6 +48,7 @@ from .settings import Settings, SettingsError
 from .usage import Usage
 
 _CLIENT = SpanKind.CLIENT
+_attach, _detach, _in_context = otel_context.attach, otel_context.detach, trace.set_span_in_context
 
 
 def _package_version() -> str:
@@ -177,13 +173,29 @@ class GenAICall:
         if self.first_chunk_at is None:
             self.first_chunk_at = perf_counter()
 
-    def activate(self) -> object:
-        """Make the span current; pass the token to `deactivate` in the same task."""
-        return otel_context.attach(trace.set_span_in_context(self.span))
+    def send(self, wrapped: Callable, args: tuple, kwargs: dict, context: otel_context.Context | None = None) -> Any:
+        """`wrapped(*args, **kwargs)` with the span current (or `context`, made from it); an
+        exception ends the call as failed and goes on to the app unchanged."""
+        token = _attach(context if context is not None else _in_context(self.span))
+        try:
+            return wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            _detach(token)
 
-    @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)
+    async def asend(self, wrapped: Callable, args: tuple, kwargs: dict,
+                    context: otel_context.Context | None = None) -> Any:
+        """`send` for a coroutine function: attached and detached in the awaiting task."""
+        token = _attach(context if context is not None else _in_context(self.span))
+        try:
+            return await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            _detach(token)
 
     def record_error(self, error_type: str, description: str | None = None) -> None:
         """Mark the call failed (error.type, status ERROR) without ending it yet,

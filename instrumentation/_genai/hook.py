@@ -5,7 +5,7 @@ response cache, after its span has started and before its request is sent.
     if plan.hit:
         return plan.replayed                  # answered from the cache; the span has ended
     try:
-        result = send()
+        result = call.send(wrapped, args, kwargs)   # or: await call.asend(...)
     except Exception as exc:
         if plan.can_fall_back(exc):
             return plan.fall_back(exc)        # or: await plan.afall_back(exc)
@@ -18,7 +18,7 @@ SDKs patched at their own methods (Google Gen AI, Bedrock, Mistral, Cohere) hand
 their arguments instead, with a `ModelSetter`:
 
     args, kwargs = send_arguments(call, args, kwargs, set_model_keyword)   # or asend_arguments
-    result = wrapped(*args, **kwargs)
+    result = call.send(wrapped, args, kwargs)
 
 They get routing rules and the budget guard; the cache and fallbacks need an exchange
 that can replay an answer and re-send a call, which only the Stainless SDKs have so far.
@@ -28,6 +28,9 @@ error is raised into the app, the span ended with it) or degrade it (the routing
 budget rules, else the budget's fallback model); the cache may answer it. Any other
 failure of these is logged and the call goes ahead unchanged. After a provider error,
 the routing file's fallbacks re-send the call, each attempt its own span.
+
+When none of routing, the guard and the cache is set up (the usual case), the hook costs
+three global reads, and for the Stainless SDKs the removal of a per-call cache directive.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ import time
 from contextvars import ContextVar
 from typing import Any, Callable
 
+from .. import budget
 from . import attributes as attr
 from . import cache as response_cache
 from . import routing
@@ -130,6 +134,10 @@ class CallPlan:
         return self.facts
 
 
+# The plan of a call that nothing was set up for: shared, never changed.
+NOTHING = CallPlan(None, None)
+
+
 class Recorder:
     """Keeps a whole answer of a call that missed the cache, as the provider sent it."""
 
@@ -195,11 +203,26 @@ class Recorder:
         self.cache.store(self.lookup, entry)
 
 
+def _nothing_set_up() -> bool:
+    """No router, budget guard or cache: the hook's fast path (a fallback needs a router)."""
+    return routing.active_router() is None and budget.active_guard() is None and response_cache.active_cache() is None
+
+
+def _unplanned(exchange: Any) -> CallPlan:
+    """The fast path's plan: the call goes as it is; only its cache directive is removed."""
+    if exchange.can_replay:
+        try:
+            exchange.take_directive()
+        except Exception:
+            report_internal_error("removing a cache directive")
+    return NOTHING
+
+
 def before_send(call: GenAICall, exchange: Any) -> CallPlan:
+    if _nothing_set_up():
+        return _unplanned(exchange)
     plan = CallPlan(call, exchange)
     _route(plan)
-    from .. import budget
-
     if budget.active_guard() is not None:
         try:
             degraded = budget.check_before_call(call.start_attributes, _resource(call))
@@ -223,10 +246,10 @@ def before_send(call: GenAICall, exchange: Any) -> CallPlan:
 
 
 async def abefore_send(call: GenAICall, exchange: Any) -> CallPlan:
+    if _nothing_set_up():
+        return _unplanned(exchange)
     plan = CallPlan(call, exchange)
     _route(plan)
-    from .. import budget
-
     if budget.active_guard() is not None:
         try:
             degraded = await budget.acheck_before_call(call.start_attributes, _resource(call))
@@ -276,6 +299,8 @@ def set_model_keyword(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dic
 def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                    body: dict | None = None) -> tuple[tuple, dict]:
     """`before_send` for SDKs patched at their methods: the arguments to send."""
+    if _nothing_set_up():
+        return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     before_send(call, exchange)
     return exchange.args, exchange.kwargs
@@ -283,6 +308,8 @@ def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelS
 
 async def asend_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                           body: dict | None = None) -> tuple[tuple, dict]:
+    if _nothing_set_up():
+        return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     await abefore_send(call, exchange)
     return exchange.args, exchange.kwargs
@@ -350,7 +377,7 @@ def _record_route(call: GenAICall, requested: str, kind: str, reason: str, provi
 
 def _look_up(plan: CallPlan):
     exchange, call = plan.exchange, plan.call
-    if not getattr(exchange, "can_replay", True):
+    if not exchange.can_replay:
         return None
     try:
         own = exchange.take_directive()

@@ -51,14 +51,7 @@ class ApiCallPatch:
             return wrapped(*args, **kwargs)
         args, kwargs = send_arguments(call, args, kwargs, set_model_id, body=args[1] if len(args) > 1 else None)
         operation = args[0]
-        token = call.activate()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        result = call.send(wrapped, args, kwargs)
         return self._finish(call, operation, result)
 
     # --- before the call ----------------------------------------------------

@@ -82,14 +82,7 @@ class RequestPatches:
         if call is None:
             return wrapped(*args, **kwargs)
         args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        response = call.send(wrapped, args, kwargs)
         self._finish(call, response)
         return response
 
@@ -98,14 +91,7 @@ class RequestPatches:
         if call is None:
             return await wrapped(*args, **kwargs)
         args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        response = await call.asend(wrapped, args, kwargs)
         self._finish(call, response)
         return response
 
@@ -126,14 +112,7 @@ class RequestPatches:
         if call is None:
             return await wrapped(*args, **kwargs)
         args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            chunks = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        chunks = await call.asend(wrapped, args, kwargs)
         return AsyncStreamProxy(chunks, call, readers.StreamReader(call.capture_content))
 
     # --- before the request -------------------------------------------------
