@@ -30,7 +30,7 @@ failure of these is logged and the call goes ahead unchanged. After a provider e
 the routing file's fallbacks re-send the call, each attempt its own span.
 
 When none of routing, the guard and the cache is set up (the usual case), the hook costs
-three global reads, and for the Stainless SDKs the removal of a per-call cache directive.
+a few global reads, and for the Stainless SDKs the look for a per-call cache directive.
 """
 from __future__ import annotations
 
@@ -204,24 +204,47 @@ class Recorder:
 
 
 def _nothing_set_up() -> bool:
-    """No router, budget guard or cache: the hook's fast path (a fallback needs a router)."""
-    return routing.active_router() is None and budget.active_guard() is None and response_cache.active_cache() is None
+    """No router (a fallback needs one), no budget guard, and the cache neither on nor asked
+    for by a `cache.scope`: the hook's fast path, unless the call asks for the cache itself."""
+    if not _unrouted_and_unguarded():
+        return False
+    cache = response_cache.active_cache()
+    return cache is None or (not cache.settings.enabled and response_cache.current_directive.get() is None)
 
 
-def _unplanned(exchange: Any) -> CallPlan:
-    """The fast path's plan: the call goes as it is; only its cache directive is removed."""
-    if exchange.can_replay:
-        try:
-            exchange.take_directive()
-        except Exception:
-            report_internal_error("removing a cache directive")
-    return NOTHING
+def _unrouted_and_unguarded() -> bool:
+    """The fast path of the SDKs patched at their methods: they get no cache anyway."""
+    return routing.active_router() is None and budget.active_guard() is None
+
+
+def _own_directive(exchange: Any):
+    """The call's own cache directive, removed from the request (None for an exchange that
+    cannot replay, or if it cannot be read)."""
+    if not exchange.can_replay:
+        return None
+    try:
+        return exchange.take_directive()
+    except Exception:
+        report_internal_error("removing a cache directive")
+        return None
+
+
+def _plan(call: GenAICall, exchange: Any):
+    """(the plan, the call's own cache directive); the plan is NOTHING when no feature wants
+    the call, in which case the caller returns it as it is."""
+    if _nothing_set_up():
+        own = _own_directive(exchange)
+        if own is None or own.mode in (None, "off"):
+            return NOTHING, None
+    else:
+        own = _own_directive(exchange)
+    return CallPlan(call, exchange), own
 
 
 def before_send(call: GenAICall, exchange: Any) -> CallPlan:
-    if _nothing_set_up():
-        return _unplanned(exchange)
-    plan = CallPlan(call, exchange)
+    plan, own = _plan(call, exchange)
+    if plan is NOTHING:
+        return plan
     _route(plan)
     if budget.active_guard() is not None:
         try:
@@ -233,7 +256,7 @@ def before_send(call: GenAICall, exchange: Any) -> CallPlan:
             report_internal_error("checking the budget")
             degraded = None
         _degrade(plan, degraded)
-    lookup = _look_up(plan)
+    lookup = _look_up(plan, own)
     if lookup is not None and plan.hit:
         try:
             plan.replayed = exchange.replay(lookup.hit)
@@ -246,9 +269,9 @@ def before_send(call: GenAICall, exchange: Any) -> CallPlan:
 
 
 async def abefore_send(call: GenAICall, exchange: Any) -> CallPlan:
-    if _nothing_set_up():
-        return _unplanned(exchange)
-    plan = CallPlan(call, exchange)
+    plan, own = _plan(call, exchange)
+    if plan is NOTHING:
+        return plan
     _route(plan)
     if budget.active_guard() is not None:
         try:
@@ -260,7 +283,7 @@ async def abefore_send(call: GenAICall, exchange: Any) -> CallPlan:
             report_internal_error("checking the budget")
             degraded = None
         _degrade(plan, degraded)
-    lookup = _look_up(plan)
+    lookup = _look_up(plan, own)
     if lookup is not None and plan.hit:
         try:
             plan.replayed = await exchange.areplay(lookup.hit)
@@ -299,7 +322,7 @@ def set_model_keyword(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dic
 def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                    body: dict | None = None) -> tuple[tuple, dict]:
     """`before_send` for SDKs patched at their methods: the arguments to send."""
-    if _nothing_set_up():
+    if _unrouted_and_unguarded():
         return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     before_send(call, exchange)
@@ -308,7 +331,7 @@ def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelS
 
 async def asend_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                           body: dict | None = None) -> tuple[tuple, dict]:
-    if _nothing_set_up():
+    if _unrouted_and_unguarded():
         return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     await abefore_send(call, exchange)
@@ -375,12 +398,12 @@ def _record_route(call: GenAICall, requested: str, kind: str, reason: str, provi
 # --- the cache -----------------------------------------------------------------------------
 
 
-def _look_up(plan: CallPlan):
+def _look_up(plan: CallPlan, own):
+    """The cache's lookup for the call (`own`: its own directive, already taken off it)."""
     exchange, call = plan.exchange, plan.call
     if not exchange.can_replay:
         return None
     try:
-        own = exchange.take_directive()
         cache = response_cache.active_cache()
         if cache is None:
             return None
