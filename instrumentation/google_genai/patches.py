@@ -15,12 +15,11 @@ first chunk is asked for, so errors of a streamed call surface while iterating.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
+from .._genai.server import server_of
 from .._genai.hook import asend_arguments, send_arguments
 from . import readers
 
@@ -71,7 +70,6 @@ class RequestPatches:
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
         self.enabled = True  # False when another instrumentation traces these calls
-        self._servers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Run once by the first traced request (see the instrumentor).
         self.check_at_first_call: Callable[[], None] | None = None
 
@@ -154,23 +152,11 @@ class RequestPatches:
             report_internal_error("starting a Google Gen AI span")
             return None
 
-    def _server(self, client: Any) -> tuple[str, int, str]:
-        """(server.address, server.port, provider) of a client, cached until its base URL changes."""
-        base_url = client._http_options.base_url or ""
-        try:
-            cached = self._servers.get(client)
-        except TypeError:  # a client that cannot be weakly referenced
-            cached = None
-        if cached is not None and cached[0] == base_url:
-            return cached[1]
-        url = urlsplit(base_url)
-        port = url.port or (80 if url.scheme == "http" else 443)
-        server = (url.hostname or "", port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini")
-        try:
-            self._servers[client] = (base_url, server)
-        except TypeError:
-            pass
-        return server
+    @staticmethod
+    def _server(client: Any) -> tuple[str, int, str]:
+        """(server.address, server.port, provider) of a client."""
+        address, port = server_of(client._http_options.base_url or "")
+        return address, port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini"
 
     # --- after the request --------------------------------------------------
 
