@@ -203,18 +203,18 @@ class Recorder:
         self.cache.store(self.lookup, entry)
 
 
+def _unrouted_and_unguarded() -> bool:
+    """No router (a fallback needs one either) and no budget guard: all that the SDKs patched
+    at their methods could get."""
+    return routing.active_router() is None and budget.active_guard() is None
+
+
 def _nothing_set_up() -> bool:
-    """No router (a fallback needs one), no budget guard, and the cache neither on nor asked
-    for by a `cache.scope`: the hook's fast path, unless the call asks for the cache itself."""
+    """Unrouted, unguarded, and the cache neither on nor asked for by a `cache.scope`."""
     if not _unrouted_and_unguarded():
         return False
     cache = response_cache.active_cache()
     return cache is None or (not cache.settings.enabled and response_cache.current_directive.get() is None)
-
-
-def _unrouted_and_unguarded() -> bool:
-    """The fast path of the SDKs patched at their methods: they get no cache anyway."""
-    return routing.active_router() is None and budget.active_guard() is None
 
 
 def _own_directive(exchange: Any):
@@ -230,14 +230,11 @@ def _own_directive(exchange: Any):
 
 
 def _plan(call: GenAICall, exchange: Any):
-    """(the plan, the call's own cache directive); the plan is NOTHING when no feature wants
-    the call, in which case the caller returns it as it is."""
-    if _nothing_set_up():
-        own = _own_directive(exchange)
-        if own is None or own.mode in (None, "off"):
-            return NOTHING, None
-    else:
-        own = _own_directive(exchange)
+    """(the call's plan, its own cache directive). The plan is the shared NOTHING, to be
+    returned as it is, when nothing is set up and the call does not ask for the cache."""
+    own = _own_directive(exchange)
+    if (own is None or own.mode in (None, "off")) and _nothing_set_up():
+        return NOTHING, None
     return CallPlan(call, exchange), own
 
 
