@@ -39,6 +39,23 @@ def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
+def budgets_in_force_sql() -> str:
+    return _sql("budgets_in_force.sql").template
+
+
+def budget_from_row(row) -> Budget | None:
+    """A row of budgets_in_force.sql as a Budget; None (with a warning) when it no longer parses."""
+    (budget_id, scope, value, kind, zone, rolling, limit, thresholds, hard, fallback, channels, description) = row
+    try:
+        parsed_channels = tuple(parse_channel(c) for c in json.loads(channels or "[]"))
+    except (ValueError, ChannelConfigError) as exc:
+        log.warning("skipping budget %s: its stored channels do not parse: %s", budget_id, exc)
+        return None
+    return Budget(id=budget_id, scope=scope, value=value, window=Window(kind, zone, int(rolling)),
+                  limit=Decimal(limit), thresholds=tuple(Decimal(t).normalize() for t in thresholds), hard=bool(hard),
+                  fallback_model=fallback, channels=parsed_channels, description=description)
+
+
 class BudgetStore(OutboxStore):
     """The budgets' tables, and the outbox that their alerts are claimed and delivered through."""
 
@@ -46,22 +63,8 @@ class BudgetStore(OutboxStore):
 
     def load(self) -> list[Budget]:
         """The current budgets. A row that no longer parses is skipped with a warning."""
-        rows = self._client.query(
-            "SELECT id, scope, scope_value, window_kind, timezone, rolling_seconds, limit_amount, thresholds, "
-            "hard, fallback_model, channels, description FROM budgets FINAL ORDER BY id").result_rows
-        budgets = []
-        for (budget_id, scope, value, kind, zone, rolling, limit, thresholds, hard, fallback, channels,
-             description) in rows:
-            try:
-                parsed_channels = tuple(parse_channel(c) for c in json.loads(channels or "[]"))
-            except (ValueError, ChannelConfigError) as exc:
-                log.warning("skipping budget %s: its stored channels do not parse: %s", budget_id, exc)
-                continue
-            budgets.append(Budget(
-                id=budget_id, scope=scope, value=value, window=Window(kind, zone, rolling), limit=limit,
-                thresholds=tuple(t.normalize() for t in thresholds), hard=bool(hard), fallback_model=fallback,
-                channels=parsed_channels, description=description))
-        return budgets
+        rows = self._client.query(budgets_in_force_sql()).result_rows
+        return [budget for budget in map(budget_from_row, rows) if budget is not None]
 
     def sources(self) -> dict[str, str]:
         """Budget id -> where it came from ("file" or "cli")."""
