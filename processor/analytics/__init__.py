@@ -26,6 +26,8 @@ What there is:
 - cutting the bill: `savings_by` (what caching, routing and prompt caching saved, by
   strategy, app, model, feature, ...), `whatif` (one model's logged tokens re-priced on
   another), `measured_volume` + `compare_tco` (API prices against self-hosting).
+- the outbox: `message_claim` (who claimed an alert or a scheduled report);
+- prices: `price_in_force`, `price_history`, `estimate_cost` (in `prices`).
 
 Ranges on whole hours read the hourly rollups, and breakdowns by user over whole UTC
 days the daily one (see `sources`); tags and partial hours read the calls. The SQL lives
@@ -41,6 +43,7 @@ from .budgets import budget_details, budget_use, budgets_in_force, burn_down, th
 from .calls import most_expensive_calls, trace_tree
 from .dimensions import NAMES as DIMENSIONS
 from .movers import Mover, Movers, movers
+from .outbox import message_claim
 from .periods import PERIODS, period_spend
 from .prices import CostEstimate, PricePeriod, estimate_cost, price_history, price_in_force
 from .records import (OTHER, AlertRecord, Anomaly, BudgetDetail, BudgetUse, BurnPoint, CostMatrix, CostRow, CostSummary,
@@ -66,8 +69,9 @@ __all__ = [
     "TcoComparison", "TopSpenders", "TraceCall", "TraceCost", "TraceSpan", "TraceTree", "TrendPoint",
     "TrendSeries", "UnpricedModel", "UnreportedUsage", "WhatIf",
     "budget_details", "budget_use", "budgets_in_force", "burn_down", "cache_opportunity", "compare_tco", "cost_by",
-    "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies", "measured_volume", "model_usage",
-    "most_expensive_calls", "movers", "period_spend", "price_history", "price_in_force", "refused_calls",
-    "runner_for_client", "savings_by", "spike_chart", "stacked_trend", "summary", "throttle_state", "top_spenders",
-    "top_with_share", "total_spend", "trace_cost", "trace_tree", "unpriced_models", "unreported_usage", "whatif",
+    "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies", "measured_volume", "message_claim",
+    "model_usage", "most_expensive_calls", "movers", "period_spend", "price_history", "price_in_force",
+    "refused_calls", "runner_for_client", "savings_by", "spike_chart", "stacked_trend", "summary",
+    "throttle_state", "top_spenders", "top_with_share", "total_spend", "trace_cost", "trace_tree",
+    "unpriced_models", "unreported_usage", "whatif",
 ]

@@ -110,6 +110,11 @@ class BudgetService:
         self._alerted: dict[str, _AlertedInPeriod] = {}
         self._anomalies_seen: dict[str, None] = {}
 
+    @property
+    def notifier(self) -> Notifier:
+        """The notifier alerts go out through (with the budget file's SMTP server once synced)."""
+        return self._notifier
+
     # --- budgets ----------------------------------------------------------------------------
 
     def sync_file(self, path: str | Path) -> BudgetFile:

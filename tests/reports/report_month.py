@@ -1,0 +1,169 @@
+"""A known February and March 2025 of LLM calls for the report tests, priced here by hand
+from the providers' published prices (USD per 1M tokens), independently of the processor's
+pricing code.
+
+What March has that February has not: a new model (claude-3-5-haiku, from March 10), a new
+app (batch-eval), one call with a 200,000-token prompt (a request outlier), calls refused by
+the budget guard, and calls whose usage the provider did not report. Traffic is small enough
+per hour and day that no spend spike reaches the detector's floors ($1 an hour, $10 a day).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
+from llmledger.processor.record import LlmCall
+
+FEBRUARY = datetime(2025, 2, 1, tzinfo=timezone.utc)
+MARCH = datetime(2025, 3, 1, tzinfo=timezone.utc)
+APRIL = datetime(2025, 4, 1, tzinfo=timezone.utc)
+FIRST_CALL = datetime(2025, 1, 20, tzinfo=timezone.utc)  # before February: a baseline for new arrivals
+NEW_MODEL_FROM = datetime(2025, 3, 10, tzinfo=timezone.utc)
+OUTLIER_AT = datetime(2025, 3, 20, 15, 30, tzinfo=timezone.utc)
+MILLION = Decimal(1_000_000)
+
+
+@dataclass(frozen=True)
+class Prices:
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None  # None: billed as input
+    cache_write: Decimal | None = None
+
+
+# Published prices, per 1M tokens.
+PRICES = {
+    "gpt-4o": Prices(Decimal("2.50"), Decimal("10"), cache_read=Decimal("1.25")),
+    "gpt-4o-mini": Prices(Decimal("0.15"), Decimal("0.60"), cache_read=Decimal("0.075")),
+    "gpt-4.1": Prices(Decimal("2.00"), Decimal("8.00"), cache_read=Decimal("0.50")),
+    "gpt-4.1-mini": Prices(Decimal("0.40"), Decimal("1.60"), cache_read=Decimal("0.10")),
+    "claude-sonnet-4": Prices(Decimal("3.00"), Decimal("15"), cache_read=Decimal("0.30"), cache_write=Decimal("3.75")),
+    "claude-3-5-haiku": Prices(Decimal("0.80"), Decimal("4.00"), cache_read=Decimal("0.08"),
+                               cache_write=Decimal("1.00")),
+    "text-embedding-3-small": Prices(Decimal("0.02"), Decimal(0)),
+}
+
+
+@dataclass(frozen=True)
+class Stream:
+    app: str
+    team: str
+    feature: str
+    provider: str
+    model: str
+    calls_per_day: int
+    input_tokens: tuple[int, int]
+    output_tokens: tuple[int, int]
+    cache_share: float = 0.0  # calls that read from the prompt cache
+    writes_cache: bool = False
+    first_day: datetime = FIRST_CALL
+
+
+STREAMS = (
+    Stream("support-bot", "support", "answer", "openai", "gpt-4o", 12, (600, 3000), (80, 400), cache_share=0.4),
+    Stream("support-bot", "support", "summarize", "anthropic", "claude-sonnet-4", 6, (1500, 6000), (100, 500),
+           cache_share=0.5, writes_cache=True),
+    Stream("support-bot", "support", "triage", "anthropic", "claude-3-5-haiku", 8, (800, 2500), (50, 200),
+           cache_share=0.3, first_day=NEW_MODEL_FROM),
+    Stream("code-review", "platform", "review", "openai", "gpt-4.1", 10, (2000, 6000), (300, 800), cache_share=0.3),
+    Stream("search", "growth", "embed", "openai", "text-embedding-3-small", 20, (50, 400), (0, 0)),
+    # A fine-tuned model no price list knows: stored unpriced, cost NULL.
+    Stream("lab", "research", "experiment", "openai", "acme-llama-ft", 3, (500, 1500), (100, 300)),
+    # A new app in March, on a model others already use.
+    Stream("batch-eval", "growth", "grade", "openai", "gpt-4.1", 4, (1000, 2000), (100, 200), first_day=MARCH),
+)
+USERS = tuple(f"user-{n}" for n in range(1, 13))
+TENANTS = ("acme", "globex")
+
+
+def price(model: str, input_tokens: int, output_tokens: int, cache_read: int = 0,
+          cache_write: int = 0) -> tuple[Decimal | None, dict[str, Decimal]]:
+    """Cost and its components: plain input, cache reads, cache writes and output, each
+    tokens x its price / 1M; (None, {}) for a model without a price."""
+    prices = PRICES.get(model)
+    if prices is None:
+        return None, {}
+    counts = {"input": input_tokens - cache_read - cache_write, "cache_read": cache_read,
+              "cache_write": cache_write, "output": output_tokens}
+    if prices.cache_write is None:
+        counts["input"] += counts.pop("cache_write")
+    details = {name: getattr(prices, name) * tokens / MILLION for name, tokens in counts.items() if tokens}
+    return sum(details.values(), Decimal(0)), details
+
+
+_ids = iter(range(1, 10**9))
+
+
+def call(stream: Stream, at: datetime, *, input_tokens: int, output_tokens: int, cache_read: int = 0,
+         cache_write: int = 0, user: str = "", tenant: str = "acme", usage_reported: bool = True,
+         error_type: str = "") -> LlmCall:
+    n = next(_ids)
+    cost, details = price(stream.model, input_tokens, output_tokens, cache_read, cache_write)
+    return LlmCall(
+        timestamp_ns=int(at.timestamp()) * 10**9, trace_id=f"{n:032x}", span_id=f"{n:016x}",
+        duration_ns=900_000_000, provider=stream.provider,
+        operation="embeddings" if "embedding" in stream.model else "chat",
+        request_model=stream.model, response_model=stream.model, service_name=stream.app, app=stream.app,
+        environment="production", user_id=user, team=stream.team, feature=stream.feature, tenant=tenant,
+        input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write, usage_reported=usage_reported,
+        status="Error" if error_type else "Ok", error_type=error_type,
+        cost=cost, cost_details=details, unpriced=cost is None,
+        price_source="" if cost is None else "catalog", price_version="" if cost is None else "test prices")
+
+
+def generate() -> list[LlmCall]:
+    """The same calls every time: from January 20 to March 31, 2025."""
+    rng = random.Random(20250301)
+    calls: list[LlmCall] = []
+    day = FIRST_CALL
+    while day < APRIL:
+        for stream in STREAMS:
+            if day < stream.first_day:
+                continue
+            for _ in range(stream.calls_per_day):
+                calls.append(_random_call(rng, stream, day + timedelta(seconds=rng.randrange(86_400))))
+        day += timedelta(days=1)
+    return calls + march_specials()
+
+
+def _random_call(rng: random.Random, stream: Stream, at: datetime) -> LlmCall:
+    input_tokens = rng.randint(*stream.input_tokens)
+    cache_read = cache_write = 0
+    if rng.random() < stream.cache_share:
+        cache_read = 64 * rng.randint(1, input_tokens // 2 // 64)  # always some plain input left
+    if stream.writes_cache and rng.random() < 0.25:
+        cache_write = rng.randint(100, (input_tokens - cache_read) // 2)
+    user = rng.choice(USERS + ("",))  # some calls name no user
+    return call(stream, at, input_tokens=input_tokens, output_tokens=rng.randint(*stream.output_tokens),
+                cache_read=cache_read, cache_write=cache_write, user=user, tenant=rng.choice(TENANTS))
+
+
+def stream(app: str, model: str) -> Stream:
+    return next(s for s in STREAMS if s.app == app and s.model == model)
+
+
+def march_specials() -> list[LlmCall]:
+    answer = stream("support-bot", "gpt-4o")
+    review = stream("code-review", "gpt-4.1")
+    specials = [
+        # 200,000 x 2.00 / 1M = $0.40, plus 5,000 x 8.00 / 1M = $0.04: $0.44, where code-review's
+        # gpt-4.1 calls cost about a cent.
+        call(review, OUTLIER_AT, input_tokens=200_000, output_tokens=5_000, user="user-3"),
+    ]
+    # Three calls refused by the budget guard: never sent, no tokens, nothing to pay.
+    specials += [call(answer, datetime(2025, 3, 28, 9, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
+                      user="user-7", error_type="BudgetExceededError") for i in range(3)]
+    # Four calls whose usage the provider did not report (the counts are an instrumentation's).
+    specials += [call(answer, datetime(2025, 3, 12, 10, i, tzinfo=timezone.utc), input_tokens=1000,
+                      output_tokens=100, user="user-2", usage_reported=False) for i in range(4)]
+    return specials
+
+
+def load(client, calls: list[LlmCall], batch: int = 5000) -> None:
+    writer = ClickHouseWriter(client, ())
+    for first in range(0, len(calls), batch):
+        writer.write([], [llm_span_row(c) for c in calls[first:first + batch]], token=f"report-month-{first}")
