@@ -43,12 +43,19 @@ def top_with_share(run: Runner, dimension: str, start: datetime | date, end: dat
     and what the others spent together."""
     _check_limit(limit)
     total = total_spend(run, start, end, filters)
-    top = _breakdown(run, dimension, start, end, filters, limit=limit)
-    rows = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
-                          share=None if total.cost == 0 else row.cost / total.cost) for row in top)
-    rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES}
+    return with_share(_breakdown(run, dimension, start, end, filters, limit=limit), total, limit,
+                      parse_dimension(dimension).name)
+
+
+def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) -> TopSpenders:
+    """The first `limit` of breakdown rows (most expensive first) with their share of `total`,
+    and what the rest of `total` spent: for a caller that has the rows already."""
+    top = rows[:limit]
+    shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
+                            share=None if not total.cost else row.cost / total.cost) for row in top)
+    rest = {name: (getattr(total, name) or 0) - sum(getattr(row, name) or 0 for row in top) for name in MEASURES}
     others = Spend(**rest) if rest["requests"] > 0 else None
-    return TopSpenders(dimension=parse_dimension(dimension).name, rows=rows, total=total, others=others)
+    return TopSpenders(dimension=dimension, rows=shares, total=total, others=others)
 
 
 def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: datetime | date,

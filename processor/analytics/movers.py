@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from .breakdown import cost_by
+from .records import CostRow
 from .runner import Runner
 
 _CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
@@ -37,8 +38,13 @@ def movers(run: Runner, dimension: str, start: datetime | date, end: datetime | 
     range have no known change and are left out (the unpriced models say which)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise ValueError(f"limit must be a positive whole number, got {limit!r}")
-    now = _known_costs(cost_by(run, dimension, start, end, filters=filters))
-    before = _known_costs(cost_by(run, dimension, previous_start, previous_end, filters=filters))
+    return compare(dimension, cost_by(run, dimension, start, end, filters=filters),
+                   cost_by(run, dimension, previous_start, previous_end, filters=filters), limit)
+
+
+def compare(dimension: str, rows: list[CostRow], previous_rows: list[CostRow], limit: int) -> Movers:
+    """`movers` for a caller that has both ranges' breakdown rows already."""
+    now, before = _known_costs(rows), _known_costs(previous_rows)
     changes = []
     for key in now.keys() | before.keys():
         cost, previous = now.get(key, Decimal(0)), before.get(key, Decimal(0))

@@ -7,8 +7,10 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Mapping
 from urllib.parse import urlencode
 
-from ..analytics import (AnomalySettings, budget_use, budgets_in_force, cost_by, find_anomalies, movers,
-                         stacked_trend, summary, top_with_share, unpriced_models, unreported_usage)
+from ..analytics import (AnomalySettings, Spend, budget_use, budgets_in_force, cost_by, find_anomalies,
+                         stacked_trend, summary, unpriced_models, unreported_usage)
+from ..analytics.breakdown import with_share
+from ..analytics.movers import compare
 from ..analytics.runner import Runner
 from ..pricing import Pricer
 from .model import CacheUse, DataQuality, Headline, Report, ReportScope
@@ -41,10 +43,14 @@ def build_report(run: Runner, period: ReportPeriod, scope: ReportScope = ReportS
     start, end = period.start, period.end
     current = summary(run, start, end, filters)
     previous = summary(run, period.previous_start, period.previous_end, filters)
-    users = [row for row in cost_by(run, "user", start, end, filters) if row.key]
-    wanted = [d for d in BREAKDOWN_DIMENSIONS if d != scope.dimension]
-    breakdowns = tuple(top_with_share(run, d, start, end, limit=settings.top, filters=filters) for d in wanted)
-    models = [row.key for row in cost_by(run, "model", start, end, filters)]
+    # Each dimension's breakdown is read once per period: the breakdowns, the movers and the
+    # users all come from it.
+    rows = {d: cost_by(run, d, start, end, filters) for d in BREAKDOWN_DIMENSIONS if d != scope.dimension}
+    rows_before = {d: cost_by(run, d, period.previous_start, period.previous_end, filters)
+                   for d in MOVER_DIMENSIONS if d != scope.dimension}
+    total = Spend(**{name: getattr(current, name) for name in Spend.__dataclass_fields__})
+    users = [row for row in rows["user"] if row.key]
+    models = [row.key for row in rows["model"]]
     reprice = repricer or RateCardRepricer(run, pricer)
     found = find_anomalies(run, start, end, settings=settings.anomalies) if scope.dimension in (None, "app") else []
     if scope.dimension == "app":  # this app's anomalies, and the new models it used
@@ -57,9 +63,8 @@ def build_report(run: Runner, period: ReportPeriod, scope: ReportScope = ReportS
         period=period,
         generated_at=now or datetime.now(timezone.utc),
         headline=_headline(current, previous, users),
-        movers=tuple(movers(run, d, start, end, period.previous_start, period.previous_end, limit=settings.movers,
-                            filters=filters) for d in MOVER_DIMENSIONS if d != scope.dimension),
-        breakdowns=breakdowns,
+        movers=tuple(compare(d, rows[d], rows_before[d], settings.movers) for d in rows_before),
+        breakdowns=tuple(with_share(found, total, settings.top, d) for d, found in rows.items()),
         trend=stacked_trend(run, "hour" if period.days == 1 else "day", start, end, "model", filters=filters,
                             tz=period.tz, top=TREND_SERIES),
         budgets=tuple(budget_use(run, budgets, start, end, period.tz)),

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from decimal import Decimal
 
 import pytest
-from report_month import generate, load
+from report_month import BUDGETS, generate, load
 
 from llmledger.processor.analytics import runner_for_client
-from llmledger.processor.budgets import Budget, Window
 from llmledger.processor.budgets.store import BudgetStore
-
-# The budgets the report shows: support-bot's month (UTC) and all calls' week in Berlin.
-BUDGETS = (
-    Budget(id="support-monthly", scope="app", value="support-bot", window=Window("monthly", "UTC"),
-           limit=Decimal("6"), thresholds=(Decimal("0.5"), Decimal("0.8"), Decimal("1"))),
-    Budget(id="all-weekly", scope="all", value="", window=Window("weekly", "Europe/Berlin"), limit=Decimal("2"),
-           thresholds=(Decimal("0.25"), Decimal("0.5")), hard=False),
-)
-
 
 @pytest.fixture(scope="session")
 def report_calls():

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from llmledger.processor.budgets import Budget, Window
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 from llmledger.processor.record import LlmCall
 
@@ -161,6 +162,15 @@ def march_specials() -> list[LlmCall]:
     specials += [call(answer, datetime(2025, 3, 12, 10, i, tzinfo=timezone.utc), input_tokens=1000,
                       output_tokens=100, user="user-2", usage_reported=False) for i in range(4)]
     return specials
+
+
+# The budgets the report shows: support-bot's month (UTC) and all calls' week in Berlin.
+BUDGETS = (
+    Budget(id="support-monthly", scope="app", value="support-bot", window=Window("monthly", "UTC"),
+           limit=Decimal("6"), thresholds=(Decimal("0.5"), Decimal("0.8"), Decimal("1"))),
+    Budget(id="all-weekly", scope="all", value="", window=Window("weekly", "Europe/Berlin"), limit=Decimal("2"),
+           thresholds=(Decimal("0.25"), Decimal("0.5")), hard=False),
+)
 
 
 def load(client, calls: list[LlmCall], batch: int = 5000) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import email
 import email.policy
-import io
 import threading
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from PIL import Image
 from report_month import APRIL, MARCH
 
 from llmledger.processor import format as fmt
@@ -20,7 +18,7 @@ from llmledger.processor.reports.build import ReportSettings
 from llmledger.processor.reports.schedule import parse_schedules
 from llmledger.processor.reports.scheduler import ReportScheduler
 from local_servers import WebhookReceiver, free_port
-from test_report_render import assert_a_drawn_chart, images_of
+from report_checks import assert_a_drawn_chart, images_of
 
 PAGES = "http://pages.example"
 OVERVIEW = f"{PAGES}/?from=2025-03-01&to=2025-03-31&tz=UTC"

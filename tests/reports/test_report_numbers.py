@@ -8,8 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
-from conftest import BUDGETS
-from report_month import APRIL, FEBRUARY, MARCH, MILLION, OUTLIER_AT, PRICES
+from report_month import APRIL, BUDGETS, FEBRUARY, MARCH, MILLION, OUTLIER_AT, PRICES
 
 from llmledger.processor.pricing import Pricer
 from llmledger.processor.reports.build import ReportSettings, build_report

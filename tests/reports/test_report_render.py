@@ -9,7 +9,6 @@ import io
 import re
 import xml.etree.ElementTree as ElementTree
 from datetime import date, datetime, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +22,7 @@ from llmledger.processor.reports.build import ReportSettings, build_report
 from llmledger.processor.reports.periods import period_of
 from llmledger.processor.reports.plots import CHARTS, plot
 from llmledger.processor.reports.render import render_html, render_markdown, report_charts
+from report_checks import assert_a_drawn_chart, dark_pixels, images_of
 
 CHART_NAMES = ["trend", "share", "tokens", "cost_requests", "burn_down"]
 
@@ -32,39 +32,6 @@ def march(report_run):
     return build_report(report_run, period_of("month", date(2025, 3, 1)), pricer=Pricer(),
                         settings=ReportSettings(pages_url="http://llmledger.example"),
                         now=datetime(2025, 4, 1, 8, tzinfo=timezone.utc))
-
-
-class _Images(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.images: list[dict] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "img":
-            self.images.append(dict(attrs))
-
-
-def images_of(html: str) -> list[dict]:
-    parser = _Images()
-    parser.feed(html)
-    return parser.images
-
-
-def dark_pixels(image: Image.Image, below: int) -> int:
-    return sum(image.convert("L").histogram()[:below])
-
-
-def assert_a_drawn_chart(png: bytes) -> Image.Image:
-    """A PNG at the charts' size whose pixels are not all one colour: something is drawn."""
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    assert image.format == "PNG"
-    width, height = image.size
-    assert width == 2 * charts.WIDTH_PX and 240 <= height <= 2400
-    inked = dark_pixels(image, below=200)
-    assert inked > 0.02 * width * height, "the chart is (nearly) blank"
-    assert len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 20  # bars, lines, text in several colours
-    return image
 
 
 def test_the_html_report_carries_its_charts_inline(march, artifacts):
