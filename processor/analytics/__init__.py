@@ -46,9 +46,9 @@ from .movers import Mover, Movers, movers
 from .outbox import message_claim
 from .periods import PERIODS, period_spend
 from .prices import CostEstimate, PricePeriod, estimate_cost, price_history, price_in_force
-from .records import (OTHER, AlertRecord, Anomaly, BudgetDetail, BudgetUse, BurnPoint, CostMatrix, CostRow, CostSummary,
-                      LlmCallRow, MatrixCell, PeriodSpend, ShareRow, SpikeChart, Spend, StackedTrend, TopSpenders,
-                      TraceCall, TraceCost, TraceSpan, TraceTree, TrendPoint, TrendSeries, UnpricedModel)
+from .records import (OTHER, AlertRecord, Anomaly, BudgetDetail, BudgetUse, BurnPoint, CostMatrix, CostRow,
+                      CostSummary, LlmCallRow, MatrixCell, PeriodSpend, ShareRow, SpikeChart, Spend, StackedTrend,
+                      TopSpenders, TraceCall, TraceCost, TraceSpan, TraceTree, TrendPoint, TrendSeries, UnpricedModel)
 from .runner import Runner, runner_for_client
 from .savings import SAVINGS_DIMENSIONS, SavingsRow, savings_by
 from .tco import MeasuredVolume, SelfHosting, TcoComparison, measured_volume

@@ -25,10 +25,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 from ..notify import Alert, Channel, DeliveryResult, Notifier
 from ..notify.outbox import Outbox, channels_json
 from ..record import LlmCall
-from .alerts import alert_key, budget_alert
+from .alerts import ALERT_KINDS, alert_key, budget_alert, thresholds_of
 from .budget_file import BudgetFile, load_budget_file
 from .decision import Decision, decide
-from .deliveries import ALERT_KINDS, thresholds_of
 from .model import Budget, money_text
 from .spend import BudgetTracker
 from ..notify.outbox import DeliveryStatus

@@ -26,6 +26,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from .. import format as fmt
 from ..analytics import OTHER, BudgetUse, StackedTrend, TopSpenders
+from .model import unpriced
 
 FONT = "DejaVu Sans"
 FORMATS = ("png", "svg")
@@ -214,11 +215,6 @@ def _with_others(top: TopSpenders) -> list[tuple[str, Decimal, Decimal | None]]:
     if top.others is not None and top.others.cost and top.total.cost:
         rows.append((OTHER, top.others.cost, top.others.cost / top.total.cost))
     return rows
-
-
-def unpriced(spend) -> bool:
-    """Every call of it has no price: its cost is unknown, not 0."""
-    return spend.cost is None or (spend.requests > 0 and spend.unpriced_requests >= spend.requests)
 
 
 def _colour(key: str, index: int) -> str:

@@ -6,12 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from ..analytics import (Anomaly, BudgetUse, Movers, StackedTrend, TopSpenders, UnpricedModel, UnreportedUsage)
+from ..analytics import Anomaly, BudgetUse, Movers, StackedTrend, TopSpenders, UnpricedModel, UnreportedUsage
 from .periods import ReportPeriod
 from .quick_wins import QuickWin
 
 # What a report can be limited to, as `dimension=value` (the hourly rollup has them all).
 SCOPE_DIMENSIONS = ("app", "team", "tenant", "feature", "environment")
+
+
+def unpriced(spend) -> bool:
+    """Every call of a group (a breakdown row) has no price: its cost is unknown, not 0."""
+    return spend.cost is None or (spend.requests > 0 and spend.unpriced_requests >= spend.requests)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ plurals; n/a for what is unknown).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from datetime import datetime, timezone
 from importlib import resources
@@ -18,10 +19,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from .. import format as fmt
 from ..query import json_safe
 from . import charts
-from .model import Report
+from .model import Report, unpriced
 from .quick_wins import CheaperModel
 
-FORMATS = ("html", "md", "json")
 JSON_VERSION = 1
 
 
@@ -163,34 +163,28 @@ def _shares(top) -> str:
     return "; ".join(f"{fmt.label(r.key)} {fmt.percent(r.share)}" for r in top.rows) + "."
 
 
-_ENV: Environment | None = None
-
-
+@functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
-    global _ENV
-    if _ENV is None:
-        env = Environment(loader=FileSystemLoader(str(resources.files(__package__).joinpath("templates"))),
-                          autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
-                          undefined=StrictUndefined, keep_trailing_newline=True)
-        env.filters.update(money=fmt.money, tokens=fmt.tokens, number=fmt.number, percent=fmt.percent,
-                           change=fmt.change, label=fmt.label, short_id=fmt.short_id, thresholds=fmt.thresholds,
-                           signed_money=fmt.signed_money, money_of=_money_of,
-                           share_of=_share_of)
-        env.globals.update(count=fmt.count, moment=fmt.moment)
-        _ENV = env
-    return _ENV
+    """Jinja2 with the formatting module's functions as filters."""
+    env = Environment(loader=FileSystemLoader(str(resources.files(__package__).joinpath("templates"))),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                      undefined=StrictUndefined, keep_trailing_newline=True)
+    env.filters.update(money=fmt.money, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change, label=fmt.label,
+                       thresholds=fmt.thresholds, signed_money=fmt.signed_money, money_of=_money_of,
+                       share_of=_share_of)
+    env.globals.update(count=fmt.count)
+    return env
 
 
 def _money_of(spend) -> str:
     """The cost of a group of calls: n/a when none of them is priced (0 would be a lie)."""
-    return fmt.NOT_AVAILABLE if charts.unpriced(spend) else fmt.money(spend.cost)
+    return fmt.NOT_AVAILABLE if unpriced(spend) else fmt.money(spend.cost)
 
 
 def _share_of(row) -> str:
-    return fmt.NOT_AVAILABLE if charts.unpriced(row) else fmt.percent(row.share)
+    return fmt.NOT_AVAILABLE if unpriced(row) else fmt.percent(row.share)
 
 
 def _helpers(report: Report) -> dict:
     zone = report.period.zone
-    return {"local": lambda value: fmt.moment(value, zone),
-            "epoch": lambda seconds: None if seconds is None else _moment(seconds)}
+    return {"local": lambda value: fmt.moment(value, zone), "epoch": _moment}

@@ -115,14 +115,12 @@ def _schedule(entry: dict, default_tz: str) -> ReportSchedule:
 
 
 def _time_of_day(value: Any) -> time:
-    # YAML reads an unquoted 08:00 as the number of minutes (480): take that too.
+    # YAML 1.1 reads an unquoted 8:00 as minutes (480): take that too.
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
         return time(value // 60, value % 60)
     try:
-        return time.fromisoformat(value) if isinstance(value, str) else _bad_time(value)
+        if isinstance(value, str):
+            return time.fromisoformat(value)
     except ValueError:
-        return _bad_time(value)
-
-
-def _bad_time(value: Any) -> time:
+        pass
     raise ValueError(f"send_at: must be a time of day such as \"08:00\", got {value!r}")
