@@ -52,7 +52,8 @@ def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) ->
     and what the rest of `total` spent: for a caller that has the rows already."""
     top = rows[:limit]
     shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
-                            share=None if not total.cost else row.cost / total.cost) for row in top)
+                            share=None if not total.cost or row.cost is None else row.cost / total.cost)
+                   for row in top)
     rest = {name: (getattr(total, name) or 0) - sum(getattr(row, name) or 0 for row in top) for name in MEASURES}
     others = Spend(**rest) if rest["requests"] > 0 else None
     return TopSpenders(dimension=dimension, rows=shares, total=total, others=others)
