@@ -19,8 +19,8 @@ What there is:
   around the budget service's live `BudgetStatus`; `budgets_in_force` and `budget_use` (a
   past range: spend, month to date, the window at its end with projection, refused calls);
 - change: `movers` (the values of a dimension whose spend grew or fell most);
-- usage (in `usage`): `model_usage` (tokens by type per model, to re-price), `cache_opportunity`
-  (cacheable prompts that read no cache), `unreported_usage`, `refused_calls`;
+- usage (in `usage`): `cache_opportunity` (cacheable prompts that read no cache),
+  `unreported_usage`, `refused_calls`;
 - anomalies: `find_anomalies`, `spike_chart` (a spike's series with its baseline);
 - prices: `price_in_force`, `price_history`, `estimate_cost` (in `prices`);
 - cutting the bill: `savings_by` (what caching, routing and prompt caching saved, by
@@ -56,22 +56,20 @@ from .tco import compare as compare_tco
 from .summary import summary
 from .traces import trace_cost
 from .trend import GRANULARITIES, cost_trend, stacked_trend
-from .usage import (CacheOpportunity, ModelUsage, UnreportedUsage, cache_opportunity, model_usage, refused_calls,
-                    unreported_usage)
+from .usage import CacheOpportunity, UnreportedUsage, cache_opportunity, refused_calls, unreported_usage
 from .whatif import WhatIf, whatif
 
 __all__ = [
     "ANOMALY_KINDS", "DIMENSIONS", "GRANULARITIES", "OTHER", "PERIODS", "SAVINGS_DIMENSIONS",
     "AlertRecord", "Anomaly", "AnomalySettings", "BudgetDetail", "BudgetUse", "BurnPoint", "CacheOpportunity",
-    "CostEstimate", "CostMatrix", "CostRow", "CostSummary", "LlmCallRow", "MatrixCell", "MeasuredVolume",
-    "ModelUsage", "Mover", "Movers", "NewArrivalSettings", "PeriodSpend", "PricePeriod", "RequestOutlierSettings",
-    "Runner", "SavingsRow", "SelfHosting", "ShareRow", "Spend", "SpikeChart", "SpikeSettings", "StackedTrend",
-    "TcoComparison", "TopSpenders", "TraceCall", "TraceCost", "TraceSpan", "TraceTree", "TrendPoint",
-    "TrendSeries", "UnpricedModel", "UnreportedUsage", "WhatIf",
+    "CostEstimate", "CostMatrix", "CostRow", "CostSummary", "LlmCallRow", "MatrixCell", "MeasuredVolume", "Mover",
+    "Movers", "NewArrivalSettings", "PeriodSpend", "PricePeriod", "RequestOutlierSettings", "Runner", "SavingsRow",
+    "SelfHosting", "ShareRow", "Spend", "SpikeChart", "SpikeSettings", "StackedTrend", "TcoComparison",
+    "TopSpenders", "TraceCall", "TraceCost", "TraceSpan", "TraceTree", "TrendPoint", "TrendSeries",
+    "UnpricedModel", "UnreportedUsage", "WhatIf",
     "budget_details", "budget_use", "budgets_in_force", "burn_down", "cache_opportunity", "compare_tco", "cost_by",
     "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies", "measured_volume", "message_claim",
-    "model_usage", "most_expensive_calls", "movers", "period_spend", "price_history", "price_in_force",
-    "refused_calls", "runner_for_client", "savings_by", "spike_chart", "stacked_trend", "summary",
-    "throttle_state", "top_spenders", "top_with_share", "total_spend", "trace_cost", "trace_tree",
-    "unpriced_models", "unreported_usage", "whatif",
+    "most_expensive_calls", "movers", "period_spend", "price_history", "price_in_force", "refused_calls",
+    "runner_for_client", "savings_by", "spike_chart", "stacked_trend", "summary", "throttle_state", "top_spenders",
+    "top_with_share", "total_spend", "trace_cost", "trace_tree", "unpriced_models", "unreported_usage", "whatif",
 ]

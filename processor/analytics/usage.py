@@ -1,38 +1,18 @@
-"""How the tokens were used, for the reports' data quality and what-ifs: tokens per model as
-a re-pricing needs them, prompt caching left unused, usage the providers did not report,
-and calls the budget guard refused."""
+"""How the tokens were used, for the reports' data quality and what-ifs: prompt caching left
+unused, usage the providers did not report, and calls the budget guard refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from .dimensions import filter_conditions
-from .runner import Runner, as_decimal, as_moment, fetch
+from .runner import Runner, as_moment, fetch
 from .sql_files import with_filters
 from .time_range import checked_range, range_parameters
 
 # The shortest prompt the providers' prompt caches take (OpenAI: 1,024 tokens; Anthropic:
 # 1,024 for most models, 2,048 for the Haiku ones).
 MIN_CACHEABLE_PROMPT_TOKENS = 1024
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelUsage:
-    """One provider/model/operation's calls: the priced ones' cost and tokens by type."""
-
-    provider: str
-    model: str
-    operation: str
-    calls: int
-    unpriced_calls: int  # counted here, left out of cost and tokens
-    cost: Decimal  # what the priced calls cost
-    input_tokens: int  # of priced calls, as every token count here; includes cache reads and writes
-    output_tokens: int  # includes reasoning
-    cache_read_tokens: int
-    cache_write_tokens: int
-    reasoning_tokens: int
-    largest_input_tokens: int  # the longest prompt: whether a long-context price step applies
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,20 +34,6 @@ class UnreportedUsage:
     model: str
     calls: int  # calls whose token counts the provider did not report
     last_call: datetime
-
-
-def model_usage(run: Runner, start: datetime | date, end: datetime | date,
-                filters: dict | None = None) -> list[ModelUsage]:
-    """Per provider, model and operation in [start, end), most expensive first."""
-    rows = _rows(run, "model_usage", start, end, filters)
-    return [ModelUsage(provider=r["provider"], model=r["model"], operation=r["operation"], calls=int(r["calls"]),
-                       unpriced_calls=int(r["unpriced_calls"]), cost=as_decimal(r["paid"]),
-                       input_tokens=int(r["priced_input_tokens"]), output_tokens=int(r["priced_output_tokens"]),
-                       cache_read_tokens=int(r["priced_cache_read_tokens"]),
-                       cache_write_tokens=int(r["priced_cache_write_tokens"]),
-                       reasoning_tokens=int(r["priced_reasoning_tokens"]),
-                       largest_input_tokens=int(r["largest_input_tokens"] or 0))
-            for r in rows]
 
 
 def cache_opportunity(run: Runner, start: datetime | date, end: datetime | date, filters: dict | None = None,

@@ -15,7 +15,7 @@ from ..analytics.runner import Runner
 from ..pricing import Pricer
 from .model import CacheUse, DataQuality, Headline, Report, ReportScope
 from .periods import ReportPeriod
-from .quick_wins import CHEAPER_MODELS, RateCardRepricer, Repricer, cheaper_model_wins, prompt_cache_wins
+from .quick_wins import CHEAPER_MODELS, Repricer, cheaper_model_wins, prompt_cache_wins, whatif_repricer
 
 BREAKDOWN_DIMENSIONS = ("model", "app", "team", "feature", "provider", "user")
 MOVER_DIMENSIONS = ("model", "app", "team", "feature", "user")
@@ -38,7 +38,7 @@ def build_report(run: Runner, period: ReportPeriod, scope: ReportScope = ReportS
                  settings: ReportSettings = ReportSettings(), repricer: Repricer | None = None,
                  now: datetime | None = None) -> Report:
     """The report of `period` for `scope`. `repricer` re-prices a model's tokens on a cheaper
-    one (default: the rate cards of `pricer`)."""
+    one (default: the what-if engine, with `pricer`'s prices)."""
     filters = scope.filters
     start, end = period.start, period.end
     current = summary(run, start, end, filters)
@@ -51,7 +51,7 @@ def build_report(run: Runner, period: ReportPeriod, scope: ReportScope = ReportS
     total = Spend(**{name: getattr(current, name) for name in Spend.__dataclass_fields__})
     users = [row for row in rows["user"] if row.key]
     models = [row.key for row in rows["model"]]
-    reprice = repricer or RateCardRepricer(run, pricer)
+    reprice = repricer or whatif_repricer(run, pricer)
     found = find_anomalies(run, start, end, settings=settings.anomalies) if scope.dimension in (None, "app") else []
     if scope.dimension == "app":  # this app's anomalies, and the new models it used
         found = [a for a in found if a.app == scope.value or (a.kind == "new_model" and a.model in models)]

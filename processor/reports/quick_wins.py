@@ -5,21 +5,21 @@
 - prompt caching left unused: prompts long enough for the providers' caches that read
   nothing from them, valued as if they had been read from the cache (an upper bound).
 
-Re-pricing goes through a `Repricer` so that the report does not care who does it (a
-what-if engine with per-hour prices can replace `RateCardRepricer`).
+Re-pricing goes through a `Repricer` (by default the what-if engine of the analytics API),
+so that a test or a caller can give its own.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable, Mapping
 
-from ..analytics import cache_opportunity, model_usage, price_in_force
+from ..analytics import cache_opportunity, price_in_force, whatif
 from ..analytics.runner import Runner
 from ..pricing import Pricer
-from ..pricing.rates import INPUT_ONLY_OPERATIONS, MONEY, CannotPrice, Rate
+from ..pricing.rates import MONEY
 
 # A cheaper model of the same family for each model (names as the catalog knows them; a dated
 # version such as gpt-4o-2024-08-06 or claude-3-5-haiku-20241022 uses its family's entry).
@@ -93,53 +93,17 @@ class UnusedPromptCache:
 QuickWin = CheaperModel | UnusedPromptCache
 
 
-class RateCardRepricer:
-    """Re-prices a model's tokens, summed per provider and operation, on the other model's
-    rate card in force at the period's end. A card with long-context steps re-prices only
-    when no call's prompt reached the first step (a sum cannot say which calls crossed it)."""
+def whatif_repricer(run: Runner, pricer: Pricer) -> Repricer:
+    """Re-pricing by the what-if engine (`llmledger costs whatif`): each hour's tokens at the
+    other model's price in force then, cache hits left out. Calls without a price on either
+    side are left out of both sums."""
 
-    def __init__(self, run: Runner, pricer: Pricer):
-        self._run = run
-        self._pricer = pricer
-        self._usage: dict = {}
+    def reprice(from_model: str, to_model: str, start: datetime, end: datetime, filters: dict) -> Repriced | None:
+        found = whatif(run, pricer, from_model, to_model, start, end, filters)
+        compared = found.calls - found.unpriced_calls - found.unpriced_whatif_calls
+        return Repriced(compared, found.actual_cost, found.whatif_cost) if compared else None
 
-    def __call__(self, from_model: str, to_model: str, start: datetime, end: datetime,
-                 filters: dict) -> Repriced | None:
-        key = (start, end, tuple(sorted((k, str(v)) for k, v in filters.items())))
-        if key not in self._usage:
-            self._usage[key] = model_usage(self._run, start, end, filters)
-        calls, actual, what_if = 0, Decimal(0), Decimal(0)
-        for usage in self._usage[key]:
-            if usage.model != from_model or usage.calls == usage.unpriced_calls:
-                continue
-            card = price_in_force(self._pricer, to_model, provider=usage.provider,
-                                  at=end - timedelta(microseconds=1)).card
-            cost = None if card is None else _cost_of_sums(card, usage)
-            if cost is None:
-                return None
-            calls += usage.calls - usage.unpriced_calls
-            actual = MONEY.add(actual, usage.cost)
-            what_if = MONEY.add(what_if, cost)
-        return Repriced(calls, actual, what_if) if calls else None
-
-
-def _cost_of_sums(card, usage) -> Decimal | None:
-    rates = {name: getattr(card, name) for name in ("input", "cache_read", "cache_write", "output", "reasoning")}
-    first_steps = [rate.steps[0][0] for rate in rates.values() if rate is not None and rate.steps]
-    if first_steps and usage.largest_input_tokens > min(first_steps):
-        return None
-    flat = replace(card, **{name: None if rate is None else Rate(rate.base) for name, rate in rates.items()})
-    calls = usage.calls - usage.unpriced_calls
-    try:
-        total, _ = replace(flat, request=None).cost(
-            input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
-            reasoning_tokens=usage.reasoning_tokens, input_only=usage.operation in INPUT_ONLY_OPERATIONS)
-    except CannotPrice:
-        return None
-    if card.request is not None:
-        total = MONEY.add(total, MONEY.multiply(card.request, calls))
-    return total
+    return reprice
 
 
 def family_of(model: str) -> str:
