@@ -154,17 +154,13 @@ def cost_requests_chart(top: TopSpenders, title: str = "") -> Figure | None:
 
 @_styled
 def burn_down_chart(uses: Sequence[BudgetUse], title: str = "") -> Figure | None:
-    uses = [use for use in uses if use.burn_down][:6]
+    """One panel per budget (the first four), one under the other: a budget's name and window
+    need the whole width."""
+    uses = [use for use in uses if use.burn_down][:4]
     if not uses:
         return None
-    columns = 1 if len(uses) == 1 else 2
-    rows = (len(uses) + columns - 1) // columns
-    figure, grid = _figure(height=0.5 + 2.0 * rows, columns=columns, rows=rows)
-    for index, axes in enumerate(grid):
-        if index >= len(uses):
-            axes.set_visible(False)
-            continue
-        use = uses[index]
+    figure, panels = _figure(height=0.4 + 1.9 * len(uses), rows=len(uses))
+    for axes, use in zip(panels if len(uses) > 1 else [panels], uses):
         status, budget = use.status, use.budget
         times = [point.at for point in use.burn_down]
         axes.plot(times, [float(point.spend) for point in use.burn_down], color=_COLOURS[0], linewidth=1.6,
@@ -175,10 +171,10 @@ def burn_down_chart(uses: Sequence[BudgetUse], title: str = "") -> Figure | None
             axes.plot([times[-1], end], [float(use.burn_down[-1].spend), float(status.projected_spend)],
                       color=_COLOURS[0], linestyle="--", linewidth=1, label="projection")
         axes.yaxis.set_major_formatter(FuncFormatter(_money_tick))
-        axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        axes.xaxis.set_major_locator(matplotlib.dates.AutoDateLocator(minticks=3, maxticks=7))
         axes.xaxis.set_major_formatter(FuncFormatter(_date_tick))
         axes.set_ylim(bottom=0)
-        axes.set_title(f"{budget.id}: {fmt.percent(status.percent / 100)} of {fmt.money(budget.limit)} "
+        axes.set_title(f"{budget.id}: {fmt.percent(status.percent / 100)} of {fmt.money(budget.limit)}, "
                        f"{budget.window.describe()}", fontsize=8)
         axes.legend(loc="upper left")
     figure.suptitle(title or "Budget burn-down", x=0.01, ha="left", fontsize=10, fontweight="bold")
@@ -202,11 +198,11 @@ def mime_of(image_format: str) -> str:
     return "image/svg+xml" if image_format == "svg" else "image/png"
 
 
-def _figure(height: float | None = None, *, columns: int = 1, rows: int = 1):
+def _figure(height: float | None = None, *, rows: int = 1):
+    """A figure the report's width, with one axes (or a list of `rows` axes one under the other)."""
     figure = Figure(figsize=(_SIZE[0], max(height or _SIZE[1], 1.2)), layout="constrained")
-    grid = figure.subplots(rows, columns, squeeze=False)
-    flat = [axes for row in grid for axes in row]
-    return (figure, flat) if rows * columns > 1 or columns > 1 else (figure, flat[0])
+    panels = [row[0] for row in figure.subplots(rows, 1, squeeze=False)]
+    return figure, (panels if rows > 1 else panels[0])
 
 
 def _with_others(top: TopSpenders) -> list[tuple[str, Decimal, Decimal | None]]:
