@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date, datetime
+from decimal import Decimal
 
 from .dimensions import filter_conditions, parse_dimension
 from .records import CostMatrix, CostRow, MatrixCell, ShareRow, Spend, TopSpenders, UnpricedModel
 from .runner import Runner, as_moment, fetch
-from .sources import MEASURES, grouped_query, source_for, spend_fields
+from .sources import BY_COST, MEASURES, add_costs, grouped_query, source_for, spend_fields
 from .sql_files import with_filters
 from .time_range import checked_range, range_parameters
 
@@ -54,7 +55,9 @@ def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) ->
     shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
                             share=None if not total.cost or row.cost is None else row.cost / total.cost)
                    for row in top)
-    rest = {name: (getattr(total, name) or 0) - sum(getattr(row, name) or 0 for row in top) for name in MEASURES}
+    rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES if name != "cost"}
+    top_cost = add_costs(row.cost for row in top)
+    rest["cost"] = total.cost if top_cost is None else (total.cost or Decimal(0)) - top_cost
     others = Spend(**rest) if rest["requests"] > 0 else None
     return TopSpenders(dimension=dimension, rows=shares, total=total, others=others)
 
@@ -73,7 +76,7 @@ def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: d
     parameters.update(row_parameters, **column_parameters, **range_parameters(start, end))
     sql = grouped_query(source_for([by_row, by_column, *filtered_by], start, end),
                         keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
-                        order_by="cost DESC, requests DESC, row_key, column_key")
+                        order_by=f"{BY_COST}, row_key, column_key")
     cells = tuple(MatrixCell(row=row["row_key"], column=row["column_key"], **spend_fields(row))
                   for row in fetch(run, sql, parameters))
     return CostMatrix(row_dimension=by_row.name, column_dimension=by_column.name,
@@ -102,7 +105,7 @@ def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> lis
     filtered_by, conditions, parameters = filter_conditions(filters)
     key, key_parameters = by.expression("dimension_tag")
     sql = grouped_query(source_for([by, *filtered_by], start, end), keys=[(key, "key")],
-                        conditions=conditions, order_by="cost DESC, requests DESC, key", limited=limit is not None)
+                        conditions=conditions, order_by=f"{BY_COST}, key", limited=limit is not None)
     parameters.update(key_parameters, **range_parameters(start, end))
     if limit is not None:
         parameters["limit"] = limit
@@ -113,11 +116,14 @@ def _totals(dimension: str, cells: tuple[MatrixCell, ...], side: str) -> tuple[C
     sums: dict[str, dict] = {}
     for cell in cells:
         key = getattr(cell, side)
-        into = sums.setdefault(key, {name: 0 for name in MEASURES})
+        into = sums.setdefault(key, {name: 0 for name in MEASURES} | {"cost": None})
         for name in MEASURES:
-            into[name] += getattr(cell, name)
+            if name == "cost":
+                into[name] = add_costs((into[name], cell.cost))
+            else:
+                into[name] += getattr(cell, name)
     rows = [CostRow(dimension=dimension, key=key, **values) for key, values in sums.items()]
-    rows.sort(key=lambda r: (-r.cost, -r.requests, r.key))
+    rows.sort(key=lambda r: (r.cost is None, -(r.cost or 0), -r.requests, r.key))  # unpriced last, as SQL has it
     return tuple(rows)
 
 

@@ -10,6 +10,7 @@ measure columns, so callers do not care which one answered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime, timedelta, tzinfo
 from typing import Iterable
 
@@ -19,6 +20,11 @@ from .time_range import PARAMETER_TYPE, is_whole_day, is_whole_hour
 
 MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
             "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
+
+
+# Most expensive first, as spend_fields reads the cost: a group whose calls needed no price
+# as $0, a group of unpriced calls (NULL) last.
+BY_COST = "if(unpriced_requests > 0, cost, ifNull(cost, toDecimal128(0, 12))) DESC, requests DESC"
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ DAILY_USERS = Source(
 CALLS = Source(
     view="v_llm_calls",
     time_column="timestamp",
-    measures="""ifNull(sum(cost), toDecimal128(0, 12)) AS cost,
+    measures="""sum(cost) AS cost,
         count() AS requests,
         countIf(unpriced = 1) AS unpriced_requests,
         countIf(status = 'Error') AS errors,
@@ -99,9 +105,19 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     return sql
 
 
+def add_costs(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the known costs; None when none is known (every group unpriced)."""
+    known = [cost for cost in costs if cost is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
 def spend_fields(row: dict) -> dict:
-    """The Spend fields of a result row, converted to Python types."""
+    """The Spend fields of a result row, converted to Python types; cost None when the group
+    has unpriced calls and no priced one (both sources give NULL then)."""
     values = {name: int(row[name]) for name in MEASURES if name != "cost"}
-    values["cost"] = as_decimal(row["cost"])
+    cost = as_decimal(row["cost"])
+    # No calls at all cost nothing, nor do calls that needed no price (refused by the budget
+    # guard, failed before using anything); calls none of which is priced have an unknown cost.
+    values["cost"] = Decimal(0) if cost is None and values["unpriced_requests"] == 0 else cost
     return values
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .dimensions import filter_conditions, parse_dimension
 from .records import OTHER, StackedTrend, TrendPoint, TrendSeries
 from .runner import Runner, as_day, as_moment, fetch
-from .sources import grouped_query, source_for, spend_fields
+from .sources import BY_COST, grouped_query, source_for, spend_fields
 from .time_range import checked_range, range_parameters
 
 # Granularity -> the bucket of a time column `{t}`. Hours are instants (handed out in
@@ -44,7 +44,7 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
         key, key_parameters = by.expression("dimension_tag")
         keys.append((key, "key"))
         parameters.update(key_parameters)
-        order_by = "bucket, cost DESC, requests DESC, key"
+        order_by = f"bucket, {BY_COST}, key"
     if granularity != "hour":
         parameters["tz"] = tz
     parameters.update(range_parameters(start, end))
@@ -86,9 +86,10 @@ def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: da
     for point in points:
         i = index[point.bucket]
         key = point.key if dimension is not None else "total"
-        by_key.setdefault(key, [Decimal(0)] * len(buckets))[i] += point.cost
-        key_cost[key] = key_cost.get(key, Decimal(0)) + point.cost
-        totals[i] += point.cost
+        cost = point.cost or Decimal(0)  # a chart stacks priced spend; unpriced calls add none
+        by_key.setdefault(key, [Decimal(0)] * len(buckets))[i] += cost
+        key_cost[key] = key_cost.get(key, Decimal(0)) + cost
+        totals[i] += cost
         requests[i] += point.requests
     ranked = sorted(by_key, key=lambda k: (-key_cost[k], k))
     series = [TrendSeries(key=key, costs=tuple(by_key[key])) for key in ranked[:top]]

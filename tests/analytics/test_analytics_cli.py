@@ -47,7 +47,8 @@ def test_costs_by_app_as_a_table(capsys, month, month_calls):
     header, rows = _table(out)
     assert status == 0 and header[:3] == ["app", "cost", "requests"]
     expected = grouped(month_calls, lambda c: c.app)
-    assert [(r[0], Decimal(r[1]), int(r[2])) for r in rows] == [
+    # An app whose every call is unpriced has no cost, printed as such (never as 0).
+    assert [(r[0], None if r[1] in ("NULL", "n/a") else Decimal(r[1]), int(r[2])) for r in rows] == [
         (app, expected[app]["cost"], expected[app]["requests"]) for app in ranked(expected)]
 
 

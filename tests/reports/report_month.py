@@ -10,7 +10,7 @@ per hour and day that no spend spike reaches the detector's floors ($1 an hour, 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -103,6 +103,11 @@ def call(stream: Stream, at: datetime, *, input_tokens: int, output_tokens: int,
          error_type: str = "") -> LlmCall:
     n = next(_ids)
     cost, details = price(stream.model, input_tokens, output_tokens, cache_read, cache_write)
+    refused = error_type in ("BudgetExceededError", "BudgetServiceUnavailableError")
+    if error_type and not (input_tokens or output_tokens):
+        # Refused by the budget guard (never sent) or failed before it used anything: no cost
+        # and nothing to price, which is not "unpriced".
+        cost, details = None, {}
     return LlmCall(
         timestamp_ns=int(at.timestamp()) * 10**9, trace_id=f"{n:032x}", span_id=f"{n:016x}",
         duration_ns=900_000_000, provider=stream.provider,
@@ -111,8 +116,8 @@ def call(stream: Stream, at: datetime, *, input_tokens: int, output_tokens: int,
         environment="production", user_id=user, team=stream.team, feature=stream.feature, tenant=tenant,
         input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read,
         cache_write_tokens=cache_write, usage_reported=usage_reported,
-        status="Error" if error_type else "Ok", error_type=error_type,
-        cost=cost, cost_details=details, unpriced=cost is None,
+        status="Refused" if refused else "Error" if error_type else "Ok", error_type=error_type,
+        cost=cost, cost_details=details, unpriced=cost is None and not error_type,
         price_source="" if cost is None else "catalog", price_version="" if cost is None else "test prices")
 
 
@@ -155,9 +160,14 @@ def march_specials() -> list[LlmCall]:
         # gpt-4.1 calls cost about a cent.
         call(review, OUTLIER_AT, input_tokens=200_000, output_tokens=5_000, user="user-3"),
     ]
-    # Three calls refused by the budget guard: never sent, no tokens, nothing to pay.
-    specials += [call(answer, datetime(2025, 3, 28, 9, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
+    # Three calls refused by the budget guard: never sent, no tokens, nothing to pay. Their
+    # feature has no other call: a group that costs $0, not an unpriced one.
+    drafts = replace(answer, feature="draft")
+    specials += [call(drafts, datetime(2025, 3, 28, 9, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
                       user="user-7", error_type="BudgetExceededError") for i in range(3)]
+    # Two calls the provider failed (rate limited) before using anything: errors, no cost.
+    specials += [call(review, datetime(2025, 3, 5, 11, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
+                      user="user-4", error_type="openai.RateLimitError") for i in range(2)]
     # Four calls whose usage the provider did not report (the counts are an instrumentation's).
     specials += [call(answer, datetime(2025, 3, 12, 10, i, tzinfo=timezone.utc), input_tokens=1000,
                       output_tokens=100, user="user-2", usage_reported=False) for i in range(4)]

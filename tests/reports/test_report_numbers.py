@@ -40,7 +40,11 @@ def within(calls, start, end):
     return [c for c in calls if start <= at(c) < end]
 
 
-def cost(calls) -> Decimal:
+def cost(calls) -> Decimal | None:
+    """What the calls cost; unknown (None) when some are unpriced and none is priced. Calls
+    that needed no price (refused, failed before using anything) cost nothing."""
+    if any(c.unpriced for c in calls) and all(c.cost is None for c in calls):
+        return None
     return sum((c.cost for c in calls if c.cost is not None), Decimal(0))
 
 
@@ -63,7 +67,7 @@ def grouped(calls, key) -> dict:
 
 def ranked(groups: dict) -> list:
     """Most expensive first, then most calls, then by name: the reports' order."""
-    return sorted(groups, key=lambda k: (-cost(groups[k]), -len(groups[k]), k))
+    return sorted(groups, key=lambda k: (cost(groups[k]) is None, -(cost(groups[k]) or 0), -len(groups[k]), k))
 
 
 def ratio(part, whole) -> Decimal:
@@ -124,7 +128,7 @@ def test_the_period_and_the_headline(march, report_calls):
         "change_ratio": ratio(cost(now) - cost(before), cost(before)),
         "requests": len(now), "previous_requests": len(before),
         "requests_change_ratio": ratio(len(now) - len(before), len(before)),
-        "unpriced_requests": sum(c.unpriced for c in now), "errors": 3,  # the refused calls
+        "unpriced_requests": sum(c.unpriced for c in now), "errors": 2,  # the rate-limited calls; refused ones are not errors
         "input_tokens": spend(now)["input_tokens"], "output_tokens": spend(now)["output_tokens"],
         "total_tokens": spend(now)["total_tokens"], "previous_total_tokens": spend(before)["total_tokens"],
         "tokens_change_ratio": ratio(spend(now)["total_tokens"] - spend(before)["total_tokens"],
@@ -147,7 +151,8 @@ def test_breakdowns_with_their_share(march, report_calls):
         rest = [c for key in ranked(groups)[10:] for c in groups[key]]
         expected[dimension] = {
             # The share is the row's cost over the total, as Decimal divides (28 digits).
-            "rows": [{"key": key, "share": cost(groups[key]) / total["cost"], **spend(groups[key])} for key in top],
+            "rows": [{"key": key, "share": None if cost(groups[key]) is None else cost(groups[key]) / total["cost"],
+                      **spend(groups[key])} for key in top],
             "others": spend(rest) if rest else None,
             "total": total,
         }
@@ -155,6 +160,10 @@ def test_breakdowns_with_their_share(march, report_calls):
     assert [row["key"] for row in march["breakdowns"]["app"]["rows"]] == [
         "support-bot", "code-review", "batch-eval", "search", "lab"]
     assert march["breakdowns"]["user"]["others"] is not None  # 12 users and calls without one: 13 keys
+    # The fine-tune's calls are unpriced: unknown cost, no share. The refused drafts cost $0.
+    features = {row["key"]: row for row in march["breakdowns"]["feature"]["rows"]}
+    assert (features["experiment"]["cost"], features["experiment"]["share"]) == (None, None)
+    assert Decimal(features["draft"]["cost"]) == 0 and features["draft"]["unpriced_requests"] == 0
 
 
 def test_top_movers(march, report_calls):
@@ -193,7 +202,8 @@ def test_the_daily_trend_by_model(march, report_calls):
     check(march["trend"], {
         "granularity": "day", "dimension": "model", "buckets": days,
         "totals": [cost(on(now, d)) for d in days], "requests": [len(on(now, d)) for d in days],
-        "series": [{"key": m, "costs": [cost(on(by_model[m], d)) for d in days]} for m in models]})
+        # A chart stacks priced spend: the unpriced fine-tune's days add $0.
+        "series": [{"key": m, "costs": [cost(on(by_model[m], d)) or Decimal(0) for d in days]} for m in models]})
 
 
 def test_budget_burn(march, report_calls):
