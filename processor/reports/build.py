@@ -8,7 +8,7 @@ from typing import Mapping
 from urllib.parse import urlencode
 
 from ..analytics import (AnomalySettings, Spend, budget_use, budgets_in_force, cost_by, find_anomalies,
-                         stacked_trend, summary, unpriced_models, unreported_usage)
+                         savings_by, stacked_trend, summary, unpriced_models, unreported_usage)
 from ..analytics.breakdown import with_share
 from ..analytics.movers import compare
 from ..analytics.runner import Runner
@@ -71,8 +71,8 @@ def build_report(run: Runner, period: ReportPeriod, scope: ReportScope = ReportS
         anomalies=tuple(a for a in found if not a.kind.startswith("new_")),
         new_models=tuple(a for a in found if a.kind == "new_model"),
         new_apps=tuple(a for a in found if a.kind == "new_app"),
-        cache=CacheUse(savings=current.cache_savings, unknown_requests=current.cache_savings_unknown_requests,
-                       cache_read_tokens=current.cache_read_tokens, cache_write_tokens=current.cache_write_tokens,
+        savings=tuple(savings_by(run, "strategy", start, end, filters)),
+        cache=CacheUse(cache_read_tokens=current.cache_read_tokens, cache_write_tokens=current.cache_write_tokens,
                        input_tokens=current.input_tokens, read_share=_ratio(current.cache_read_tokens,
                                                                             current.input_tokens)),
         data_quality=DataQuality(requests=current.requests, unpriced_requests=current.unpriced_requests,

@@ -49,7 +49,7 @@ def summary_fields(report: Report) -> list[tuple[str, str]]:
         if top is not None and top.rows:
             first = top.rows[0]
             fields.append((f"Top {dimension}", f"{fmt.label(first.key)} ({fmt.percent(first.share)})"))
-    fields.append(("Cache savings", fmt.money(report.cache.savings)))
+    fields.append(("Saved", fmt.money(report.saved)))
     if report.data_quality.unpriced_requests:
         fields.append(("Unpriced calls", fmt.tokens(report.data_quality.unpriced_requests)))
     return fields

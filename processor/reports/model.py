@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from ..analytics import Anomaly, BudgetUse, Movers, StackedTrend, TopSpenders, UnpricedModel, UnreportedUsage
+from ..analytics import (Anomaly, BudgetUse, Movers, SavingsRow, StackedTrend, TopSpenders, UnpricedModel,
+                         UnreportedUsage)
 from .periods import ReportPeriod
 from .quick_wins import QuickWin
 
@@ -73,10 +74,8 @@ class Headline:
 
 @dataclass(frozen=True, kw_only=True)
 class CacheUse:
-    """The providers' prompt caches in the period."""
+    """The providers' prompt caches in the period (what they saved is among the savings)."""
 
-    savings: Decimal  # cache reads at the uncached input rate, minus what they cost
-    unknown_requests: int  # calls with cache reads whose saving cannot be derived
     cache_read_tokens: int
     cache_write_tokens: int
     input_tokens: int
@@ -109,10 +108,16 @@ class Report:
     anomalies: tuple[Anomaly, ...]  # outliers and spikes
     new_models: tuple[Anomaly, ...]
     new_apps: tuple[Anomaly, ...]
+    savings: tuple[SavingsRow, ...]  # by strategy: response cache, routing, fallbacks, prompt caching
     cache: CacheUse
     data_quality: DataQuality
     quick_wins: tuple[QuickWin, ...]
     links: dict[str, str] = field(default_factory=dict)  # page -> URL in the built-in pages
+
+    @property
+    def saved(self) -> Decimal:
+        """What every strategy saved together (net: dearer routes count against it)."""
+        return sum((row.saved for row in self.savings), Decimal(0))
 
     def breakdown(self, dimension: str) -> TopSpenders | None:
         return next((b for b in self.breakdowns if b.dimension == dimension), None)

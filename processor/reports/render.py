@@ -97,6 +97,9 @@ def report_document(report: Report) -> dict:
                        for a in report.new_models],
         "new_apps": [{"app": a.app, "first_seen": a.at, "requests": a.requests, "cost": a.observed}
                      for a in report.new_apps],
+        "savings": {"saved": report.saved,
+                    "strategies": [{"strategy": row.key, "calls": row.calls, "unvalued_calls": row.unvalued_calls,
+                                    "saved": row.saved, "saved_share": row.saved_share} for row in report.savings]},
         "cache": {name: getattr(report.cache, name) for name in report.cache.__dataclass_fields__},
         "data_quality": {
             "requests": report.data_quality.requests, "unpriced_requests": report.data_quality.unpriced_requests,
@@ -163,6 +166,11 @@ def _shares(top) -> str:
     return "; ".join(f"{fmt.label(r.key)} {fmt.percent(r.share)}" for r in top.rows) + "."
 
 
+STRATEGY_LABELS = {"exact_cache": "Response cache (exact)", "semantic_cache": "Response cache (semantic)",
+                   "routing": "Routing to another model", "fallback": "Fallbacks",
+                   "prompt_cache": "Provider prompt caching (reads and write premiums)"}
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> Environment:
     """Jinja2 with the formatting module's functions as filters."""
@@ -172,7 +180,7 @@ def _environment() -> Environment:
     env.filters.update(money=fmt.money, tokens=fmt.tokens, percent=fmt.percent, change=fmt.change, label=fmt.label,
                        thresholds=fmt.thresholds, signed_money=fmt.signed_money, money_of=_money_of,
                        share_of=_share_of)
-    env.globals.update(count=fmt.count)
+    env.globals.update(count=fmt.count, strategy_label=lambda key: STRATEGY_LABELS.get(key, key))
     return env
 
 

@@ -98,11 +98,34 @@ def price(model: str, input_tokens: int, output_tokens: int, cache_read: int = 0
 _ids = iter(range(1, 10**9))
 
 
+def prompt_cache_saved(model: str, cache_read: int, cache_write: int) -> Decimal:
+    """The cached tokens at the plain input price minus what they were charged (a write at a
+    premium counts against it); 0 for a model without cache prices of its own."""
+    prices = PRICES.get(model)
+    if prices is None:
+        return Decimal(0)
+    saved = Decimal(0)
+    for tokens, rate in ((cache_read, prices.cache_read), (cache_write, prices.cache_write)):
+        if tokens and rate is not None:
+            saved += tokens * (prices.input - rate) / MILLION
+    return saved
+
+
 def call(stream: Stream, at: datetime, *, input_tokens: int, output_tokens: int, cache_read: int = 0,
          cache_write: int = 0, user: str = "", tenant: str = "acme", usage_reported: bool = True,
-         error_type: str = "") -> LlmCall:
+         error_type: str = "", cache_kind: str = "", requested_model: str = "", routing: str = "") -> LlmCall:
+    """One call as the processor stores it. `cache_kind`: answered by the response cache (costs
+    nothing, saves its price); `requested_model` with `routing` ("routing" or "fallback"): sent
+    to stream.model instead, saving the price on the requested model minus the price paid."""
     n = next(_ids)
     cost, details = price(stream.model, input_tokens, output_tokens, cache_read, cache_write)
+    saving = {"prompt_cache_saved": prompt_cache_saved(stream.model, cache_read, cache_write)}
+    if cache_kind:
+        saving = {"cache_kind": cache_kind, "saving_strategy": f"{cache_kind}_cache", "saved_cost": cost}
+        cost, details = Decimal(0), {}
+    elif requested_model:
+        saving.update(requested_model=requested_model, saving_strategy=routing,
+                      saved_cost=price(requested_model, input_tokens, output_tokens, cache_read, cache_write)[0] - cost)
     refused = error_type in ("BudgetExceededError", "BudgetServiceUnavailableError")
     if error_type and not (input_tokens or output_tokens):
         # Refused by the budget guard (never sent) or failed before it used anything: no cost
@@ -116,9 +139,11 @@ def call(stream: Stream, at: datetime, *, input_tokens: int, output_tokens: int,
         environment="production", user_id=user, team=stream.team, feature=stream.feature, tenant=tenant,
         input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read,
         cache_write_tokens=cache_write, usage_reported=usage_reported,
+        usage_source="provider" if usage_reported else "absent",
         status="Refused" if refused else "Error" if error_type else "Ok", error_type=error_type,
         cost=cost, cost_details=details, unpriced=cost is None and not error_type,
-        price_source="" if cost is None else "catalog", price_version="" if cost is None else "test prices")
+        price_source="" if cost is None else "catalog", price_version="" if cost is None else "test prices",
+        **saving)
 
 
 def generate() -> list[LlmCall]:
@@ -164,13 +189,33 @@ def march_specials() -> list[LlmCall]:
     # feature has no other call: a group that costs $0, not an unpriced one.
     drafts = replace(answer, feature="draft")
     specials += [call(drafts, datetime(2025, 3, 28, 9, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
-                      user="user-7", error_type="BudgetExceededError") for i in range(3)]
+                      user="user-7", usage_reported=False, error_type="BudgetExceededError") for i in range(3)]
     # Two calls the provider failed (rate limited) before using anything: errors, no cost.
     specials += [call(review, datetime(2025, 3, 5, 11, i, tzinfo=timezone.utc), input_tokens=0, output_tokens=0,
-                      user="user-4", error_type="openai.RateLimitError") for i in range(2)]
+                      user="user-4", usage_reported=False, error_type="openai.RateLimitError") for i in range(2)]
     # Four calls whose usage the provider did not report (the counts are an instrumentation's).
     specials += [call(answer, datetime(2025, 3, 12, 10, i, tzinfo=timezone.utc), input_tokens=1000,
                       output_tokens=100, user="user-2", usage_reported=False) for i in range(4)]
+    # What caching and routing saved (none of it on code-review's gpt-4.1, whose outlier has a baseline).
+    # Five exact response-cache hits: 1,200 x 2.50 + 200 x 10 per 1M = $0.005 each, $0.025 saved.
+    specials += [call(answer, datetime(2025, 3, 6, 10, i, tzinfo=timezone.utc), input_tokens=1200,
+                      output_tokens=200, user="user-1", cache_kind="exact") for i in range(5)]
+    # Two semantic hits: 800 x 2.50 + 100 x 10 per 1M = $0.003 each, $0.006 saved.
+    specials += [call(answer, datetime(2025, 3, 7, 10, i, tzinfo=timezone.utc), input_tokens=800,
+                      output_tokens=100, user="user-1", cache_kind="semantic") for i in range(2)]
+    # Four calls a rule routed from gpt-4o to gpt-4.1: 2,000 x 2.00 + 300 x 8.00 per 1M = $0.0064
+    # paid, $0.008 on gpt-4o (2,000 x 2.50 + 300 x 10): $0.0016 saved each, $0.0064 in all.
+    routed = replace(answer, model="gpt-4.1")
+    specials += [call(routed, datetime(2025, 3, 8, 10, i, tzinfo=timezone.utc), input_tokens=2000,
+                      output_tokens=300, user="user-2", requested_model="gpt-4o", routing="routing")
+                 for i in range(4)]
+    # Two fallbacks from claude-3-5-haiku to the dearer claude-sonnet-4: 1,000 x 3.00 + 100 x 15 per
+    # 1M = $0.0045 paid where haiku would have cost 1,000 x 0.80 + 100 x 4.00 = $0.0012: -$0.0033
+    # each, -$0.0066 in all.
+    fallen_back = replace(stream("support-bot", "claude-3-5-haiku"), model="claude-sonnet-4")
+    specials += [call(fallen_back, datetime(2025, 3, 9, 10, i, tzinfo=timezone.utc), input_tokens=1000,
+                      output_tokens=100, user="user-3", requested_model="claude-3-5-haiku", routing="fallback")
+                 for i in range(2)]
     return specials
 
 

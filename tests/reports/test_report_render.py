@@ -9,6 +9,7 @@ import io
 import re
 import xml.etree.ElementTree as ElementTree
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import matplotlib
@@ -52,7 +53,8 @@ def test_the_html_report_carries_its_charts_inline(march, artifacts):
         assert image["alt"].startswith(chart.title)
     # The figures as people read them, through the formatting module.
     for text in ("LLM costs, March 2025", fmt.money(march.headline.cost), "Top movers", "Where the money went",
-                 "Budgets", "Anomalies and new arrivals", "Prompt cache", "Data quality", "WHAT-IF",
+                 "Budgets", "Anomalies and new arrivals", "Savings", "Response cache (exact)", "Fallbacks",
+                 fmt.signed_money(Decimal("-0.0066")), "Data quality", "WHAT-IF",
                  "New model: claude-3-5-haiku", "New app: batch-eval", "acme-llama-ft"):
         assert text in html
     assert "<script" not in html and "http://llmledger.example/?from=2025-03-01" in html
