@@ -77,12 +77,14 @@ def trend_chart(trend: StackedTrend, title: str = "") -> Figure | None:
     positions = range(len(trend.buckets))
     bottom = [0.0] * len(trend.buckets)
     for index, series in enumerate(trend.series):
+        if not any(series.costs):  # an unpriced model's calls add no priced spend: no bar, no legend entry
+            continue
         heights = [float(cost) for cost in series.costs]
         axes.bar(positions, heights, bottom=bottom, width=0.8, color=_colour(series.key, index),
                  label=fmt.label(series.key))
         bottom = [b + h for b, h in zip(bottom, heights)]
     axes.set_xticks(list(positions), [_bucket_label(b, trend.granularity) for b in trend.buckets])
-    axes.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))  # more labels run into each other
     axes.yaxis.set_major_formatter(FuncFormatter(_money_tick))
     axes.grid(axis="x", visible=False)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -134,7 +136,7 @@ def tokens_chart(top: TopSpenders, title: str = "") -> Figure | None:
 
 @_styled
 def cost_requests_chart(top: TopSpenders, title: str = "") -> Figure | None:
-    rows = [row for row in top.rows if row.requests]
+    rows = [row for row in top.rows if row.requests and not unpriced(row)]  # an unknown cost is not $0
     if not rows:
         return None
     figure, axes = _figure()
