@@ -55,8 +55,7 @@ def burn_down(run: Runner, status: BudgetStatus, now: float) -> list[BurnPoint]:
         return []
     length = (datetime.fromtimestamp(status.window_end, timezone.utc) - start) if status.window_end else end - start
     daily = length > _LONG_WINDOW and not budget.window.is_rolling
-    filters = {} if budget.scope == "all" else {budget.scope: budget.value}
-    points = cost_trend(run, "day" if daily else "hour", start, end, filters=filters,
+    points = cost_trend(run, "day" if daily else "hour", start, end, filters=budget.call_filters(),
                         tz=budget.window.timezone if daily else "UTC")
     found, total = [], Decimal(0)
     for point in points:
@@ -78,8 +77,9 @@ def budgets_in_force(run: Runner) -> list[Budget]:
 
 
 def budget_filters(budget: Budget) -> dict:
-    """The analytics filters that select a budget's calls."""
-    return {} if budget.scope == "all" else {budget.scope: budget.value}
+    """The analytics filters that select a budget's calls (a tenant's budget: of that tenant only)."""
+    filters = {} if budget.scope == "all" else {budget.scope: budget.value}
+    return filters | ({"tenant": budget.tenant} if budget.tenant else {})
 
 
 def budget_use(run: Runner, budgets: Iterable[Budget], start: datetime, end: datetime,

@@ -4,6 +4,7 @@
     llmledger budgets set --file budgets.yaml
     llmledger budgets set --app chatbot --window daily --timezone Europe/Berlin --limit 500 \\
         --thresholds 0.5,0.8,1 --slack https://hooks.slack.com/services/...
+    llmledger budgets set --scope user --value u1 --tenant acme --window daily --limit 5
     llmledger budgets delete chatbot.daily
     llmledger budgets status --format json
     llmledger budgets evaluate            # for cron: send the alerts that are due
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
     setting.add_argument("--scope", help="app, team, user, model, provider, environment, feature, tenant, "
                                          "tag:<name> or all")
     setting.add_argument("--value", help="which app, team, user, ... the budget is for")
+    setting.add_argument("--tenant", help="count only this tenant's calls (default: every tenant's)")
     setting.add_argument("--window", choices=("daily", "weekly", "monthly", "rolling"))
     setting.add_argument("--timezone", help="IANA time zone of a calendar window (default UTC)")
     setting.add_argument("--duration", help="length of a rolling window, e.g. 24h")
@@ -129,8 +131,10 @@ def _status(args, config) -> int:
         return 0
     from ..query import format_rows
 
-    columns = ["id", "scope", "window", "spend", "limit", "percent", "remaining", "projected", "breach_at", "mode"]
-    rows = [[s["id"], "all" if s["scope"] == "all" else f"{s['scope']}={s['value']}", s["window_description"],
+    columns = ["id", "scope", "tenant", "window", "spend", "limit", "percent", "remaining", "projected",
+               "breach_at", "mode"]
+    rows = [[s["id"], "all" if s["scope"] == "all" else f"{s['scope']}={s['value']}", s["tenant"],
+             s["window_description"],
              s["spend"], s["limit"], s["percent"], s["remaining"], s["projected_spend"], s["projected_breach_at"],
              _mode(s)] for s in status["budgets"]]
     print(format_rows(columns, rows, "table"))
@@ -162,7 +166,7 @@ def _mode(status: dict) -> str:
 
 
 def _flags_given(args) -> bool:
-    names = ("id", "app", "scope", "value", "window", "timezone", "duration", "limit", "thresholds",
+    names = ("id", "app", "scope", "value", "tenant", "window", "timezone", "duration", "limit", "thresholds",
              "fallback_model", "description")
     return any(getattr(args, n) for n in names) or args.soft or args.webhook or args.slack or args.email
 
@@ -171,7 +175,7 @@ def _entry_from_flags(args) -> dict:
     entry: dict = {}
     if args.app:
         entry["app_id"] = args.app
-    for flag in ("id", "scope", "value", "window", "timezone", "duration", "limit", "fallback_model",
+    for flag in ("id", "scope", "value", "tenant", "window", "timezone", "duration", "limit", "fallback_model",
                  "description"):
         if getattr(args, flag) is not None:
             entry[flag] = getattr(args, flag)
