@@ -114,7 +114,9 @@ def test_serve_sends_a_scheduled_report_once_and_the_commands_read_through_it(ca
                                        "--data-dir", str(data_dir)])
         assert (code, err) == (0, "")
         # Two calls at 800 x 0.15 + 200 x 0.075 + 100 x 0.60 per 1M tokens: 2 x $0.000195.
-        assert Decimal(json.loads(out)["headline"]["cost"]) == 2 * GPT_4O_MINI_COST
+        headline = json.loads(out)["headline"]
+        assert Decimal(headline["cost"]) == 2 * GPT_4O_MINI_COST, (headline, service.query(
+            "SELECT timestamp, cost, sign, status FROM llm_spans"))
 
         code, out, _ = _run(capsys, ["plot", "trend", "--period", "day", "--of", today,
                                      "--out", str(tmp_path / "today.png"), "--data-dir", str(data_dir)])
