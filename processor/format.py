@@ -124,3 +124,11 @@ def short_id(identifier: str, keep: int = 8) -> str:
 def label(value: str | None, empty: str = "(none)") -> str:
     """A dimension's value; calls without one (no team set) are grouped under "" and read "(none)"."""
     return value if value else empty
+
+
+def signed_money(amount: Decimal | int | None, *, currency: str = "$") -> str:
+    """A change in money: +$12.30, -$4.00, $0.00 (None: n/a)."""
+    if amount is None:
+        return NOT_AVAILABLE
+    text = money(amount, currency=currency)
+    return "+" + text if Decimal(amount) > 0 else text

@@ -73,6 +73,7 @@ class Service:
             log.warning("wal.enabled is false: acknowledged spans are lost if the process dies")
             self.log = MemoryLog(max_bytes=config.wal.max_bytes)
         self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
+        self.reports = self._report_scheduler(price_book)
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)
         handoff = RowsHandoff()
@@ -145,6 +146,19 @@ class Service:
         found = find_anomalies(self._analytics_runner, end - timedelta(days=1), end)
         return [anomaly_alert(anomaly) for anomaly in found]
 
+    def _report_scheduler(self, price_book):
+        """Scheduled reports, sent through the same notifier (and SMTP server) as the alerts."""
+        from .reports import schedules_of, settings_of
+
+        schedules = schedules_of(self.config)
+        if not schedules:
+            return None
+        from .reports.scheduler import ReportScheduler
+
+        return ReportScheduler(schedules, client_factory=self.store.client, notifier=self.budgets.notifier,
+                               pricer=Pricer(price_book), settings=lambda: settings_of(self.config, self.http_url),
+                               interval_s=self.config.reports.check_interval_s)
+
     # --- running ----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -158,6 +172,8 @@ class Service:
         await anyio.to_thread.run_sync(self.budget_scheduler.load)
         self.budget_scheduler.start()
         http, http_task = await self._start_http()
+        if self.reports is not None:  # after the HTTP start: the reports link to its pages
+            self.reports.start()
         grpc_server = await self._start_grpc()
         self._warn_if_open()
         self._write_service_file()
@@ -176,6 +192,8 @@ class Service:
             await grpc_server.stop(grace=2)
         await http_task
         self.budget_scheduler.stop()
+        if self.reports is not None:
+            self.reports.stop()
         await anyio.to_thread.run_sync(self.drain.stop)
         self.log.close()
         (self.store.data_dir / SERVICE_FILE).unlink(missing_ok=True)

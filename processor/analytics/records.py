@@ -307,6 +307,19 @@ class BudgetDetail:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BudgetUse:
+    """A budget over a past range: what it spent then, and where its window stood at the end."""
+
+    budget: object  # llmledger.processor.budgets.Budget
+    status: object  # a BudgetStatus as of the range's end (the window holding its last moment)
+    spend: Decimal | None  # in the range
+    month_to_date: Decimal | None  # from the start of the range's last calendar month to its end
+    thresholds_crossed: tuple[Decimal, ...]  # in that window, by the range's end
+    burn_down: tuple[BurnPoint, ...]  # of that window, up to the range's end
+    refused_calls: int  # in the range, refused by the budget guard for calls in the budget's scope
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpikeChart:
     """An anomaly's app/model spend per bucket around it, with the levels it was judged by."""
 

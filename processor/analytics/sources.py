@@ -22,6 +22,11 @@ MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "
             "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
 
 
+# Most expensive first, as spend_fields reads the cost: a group whose calls needed no price
+# as $0, a group of unpriced calls (NULL) last.
+BY_COST = "if(unpriced_requests > 0, cost, ifNull(cost, toDecimal128(0, 12))) DESC, requests DESC"
+
+
 @dataclass(frozen=True)
 class Source:
     view: str
@@ -107,11 +112,12 @@ def add_costs(costs: Iterable[Decimal | None]) -> Decimal | None:
 
 
 def spend_fields(row: dict) -> dict:
-    """The Spend fields of a result row, converted to Python types; cost None when no call
-    of the group has one (both sources give NULL then)."""
+    """The Spend fields of a result row, converted to Python types; cost None when the group
+    has unpriced calls and no priced one (both sources give NULL then)."""
     values = {name: int(row[name]) for name in MEASURES if name != "cost"}
     cost = as_decimal(row["cost"])
-    # No calls at all cost nothing; calls none of which is priced have an unknown cost.
-    values["cost"] = Decimal(0) if cost is None and values["requests"] == 0 else cost
+    # No calls at all cost nothing, nor do calls that needed no price (refused by the budget
+    # guard, failed before using anything); calls none of which is priced have an unknown cost.
+    values["cost"] = Decimal(0) if cost is None and values["unpriced_requests"] == 0 else cost
     return values
 

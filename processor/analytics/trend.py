@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .dimensions import filter_conditions, parse_dimension
 from .records import OTHER, StackedTrend, TrendPoint, TrendSeries
 from .runner import Runner, as_day, as_moment, fetch
-from .sources import grouped_query, source_for, spend_fields
+from .sources import BY_COST, grouped_query, source_for, spend_fields
 from .time_range import checked_range, range_parameters
 
 # Granularity -> the bucket of a time column `{t}`. Hours are instants (handed out in
@@ -44,7 +44,7 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
         key, key_parameters = by.expression("dimension_tag")
         keys.append((key, "key"))
         parameters.update(key_parameters)
-        order_by = "bucket, cost DESC, requests DESC, key"
+        order_by = f"bucket, {BY_COST}, key"
     if granularity != "hour":
         parameters["tz"] = tz
     parameters.update(range_parameters(start, end))
