@@ -41,6 +41,7 @@ from .receivers.otlp_http import otlp_http_routes
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
 from .wal import MemoryLog, WriteAheadLog
+from .web import web_routes
 
 log = logging.getLogger("llmledger")
 
@@ -72,6 +73,7 @@ class Service:
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)
         handoff = RowsHandoff()
+        self._price_book = price_book
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
                                  observers=[self.budgets.observe], handoff=handoff)
         self._remember_logged_spans()
@@ -89,6 +91,7 @@ class Service:
                           authenticate=self.authenticate)
         self._analytics_runner = None
         self.http_url = ""
+        self.pages_url = ""
         self.grpc_address = ""
 
     # --- exactly once across restarts -------------------------------------------------------
@@ -139,7 +142,7 @@ class Service:
         if self.grpc_address:
             listening += f", OTLP/gRPC on {self.grpc_address}"
         print(f"llmledger serving: {listening}; storing in {self.store.describe()}; "
-              f"log at {self.store.data_dir / 'wal'}", flush=True)
+              f"log at {self.store.data_dir / 'wal'}; cost pages at {self.pages_url}", flush=True)
         if self.log.recovery.replayable_records:
             print(f"replaying {self.log.recovery.replayable_records} acknowledged log records", flush=True)
 
@@ -158,7 +161,10 @@ class Service:
         routes = (otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes,
                                    authenticate=self.authenticate, inflight=self.inflight)
                   + self.ops.routes()
-                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate))
+                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate)
+                  + web_routes(runner_factory=lambda: runner_for_client(self.store.client()),
+                               authenticate=self.authenticate, budget_statuses=self.budgets.status,
+                               pricer=Pricer(self._price_book, warn_unpriced=False)))
         http = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=self.config.http.host,
                                              port=self.config.http.port, log_level="warning", lifespan="off",
                                              access_log=False))
@@ -169,6 +175,7 @@ class Service:
             await asyncio.sleep(0.02)
         host, port = listener.getsockname()[:2]
         self.http_url = f"http://{host}:{port}"
+        self.pages_url = self.http_url + "/"
         return http, task
 
     async def _start_grpc(self):
