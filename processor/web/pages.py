@@ -193,7 +193,9 @@ def _burn_chart(detail: analytics.BudgetDetail, view: View):
     status = detail.status
     budget = status.budget
     start = status.window_start
-    points = [(start, Decimal(0))] + [(int(p.at.timestamp()), p.spend) for p in detail.burn_down]
+    now = int(view.now.timestamp())
+    points = [(start, Decimal(0))] + [(int(p.at.timestamp()), p.spend) for p in detail.burn_down if p.at.timestamp() < now]
+    points.append((now, status.spend))  # the live figure, as the status shows it
     end = status.window_end or points[-1][0]
     x = sorted({p[0] for p in points} | {end})
     spent = dict(points)

@@ -100,7 +100,7 @@ class View:
     def filter_items(self) -> list[tuple[str, str]]:
         """The filters the URL sets, as (parameter, value) pairs, for the page to show."""
         return [(name, value) for name, values in self.params.items()
-                if name in FILTERS or name.startswith(TAG_PARAMETER) for value in values]
+                if name in FILTERS or name.startswith(TAG_PARAMETER) for value in values if value]
 
 
 def parse_view(params: dict[str, list[str]], viewer: Viewer | None = None, *,

@@ -27,7 +27,7 @@
       series: order.map(function (i) {
         var color = palette[i % palette.length];
         return { label: spec.series[i].label, stroke: color, fill: color + "cc", width: 1,
-                 value: legendValue(spec.series[i]) };
+                 value: legendValue(spec.series[i]), points: { show: false } };
       })
     };
   }
@@ -40,7 +40,7 @@
       series: spec.series.map(function (s, i) {
         var color = s.style === "limit" ? "#c9475a" : (s.style === "dashed" ? "#8a5cc7" : palette[i % palette.length]);
         var options = { label: s.label, stroke: color, width: s.style === "limit" ? 1.5 : 2, value: legendValue(s),
-                        spanGaps: true };
+                        spanGaps: true, points: { show: false } };
         if (s.style === "dashed") options.dash = [6, 4];
         if (s.style === "bars") { options.paths = uPlot.paths.bars({ size: [0.8, 40] }); options.fill = color + "aa"; }
         return options;
@@ -68,7 +68,10 @@
       height: small ? 200 : 280,
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), tz); },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.08 : 1]; } } },
-      axes: [{}, { values: moneyAxis, size: 60 }],
+      // Daily buckets get date ticks, never hours between them.
+      axes: [spec.step === "hour" ? {} : { space: 50, incrs: [86400, 2 * 86400, 7 * 86400, 28 * 86400],
+                                            values: "{M}/{D}" },
+             { values: moneyAxis, size: 60 }],
       series: [{ label: spec.step === "hour" ? "hour" : "day",
                  value: spec.step === "hour" ? "{YYYY}-{MM}-{DD} {HH}:{mm}" : "{YYYY}-{MM}-{DD}" }].concat(built.series),
       legend: { live: true },
@@ -80,17 +83,28 @@
     });
   }
 
+  function submitClean(form) {
+    // Empty fields stay out of the URL, so that links stay short and shareable.
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (field.name && field.value === "" && field.tagName !== "BUTTON") field.disabled = true;
+    });
+    form.submit();
+  }
+
   function forms() {
+    Array.prototype.forEach.call(document.querySelectorAll("form[method=get]"), function (form) {
+      form.addEventListener("submit", function (event) { event.preventDefault(); submitClean(form); });
+    });
     Array.prototype.forEach.call(document.querySelectorAll("select.autosubmit"), function (select) {
-      select.addEventListener("change", function () { select.form.submit(); });
+      select.addEventListener("change", function () { submitClean(select.form); });
     });
     var range = document.getElementById("range");
     if (range) {
       var dates = range.form.querySelectorAll("input[type=date]");
       range.addEventListener("change", function () {
         if (range.value) {
-          Array.prototype.forEach.call(dates, function (d) { d.value = ""; d.disabled = true; });
-          range.form.submit();
+          Array.prototype.forEach.call(dates, function (d) { d.value = ""; });
+          submitClean(range.form);
         }
       });
       Array.prototype.forEach.call(dates, function (d) {
