@@ -46,13 +46,13 @@ def _settled(browser, screenshot: str | None = None, *, error_page: bool = False
     return browser
 
 
-def _navigate(browser, action, screenshot: str | None = None):
+def _navigate(browser, action, screenshot: str | None = None, *, error_page: bool = False):
     """Do what loads another page (a click, a submit) and wait until it has loaded."""
     page = browser.find_element(By.TAG_NAME, "html")
     action()
     WebDriverWait(browser, 60).until(expected_conditions.staleness_of(page))
     WebDriverWait(browser, 60).until(lambda b: b.execute_script("return document.readyState") == "complete")
-    return _settled(browser, screenshot)
+    return _settled(browser, screenshot, error_page=error_page)
 
 
 def _text(browser, css: str) -> str:

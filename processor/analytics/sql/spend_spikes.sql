@@ -12,8 +12,9 @@ WITH
     toDateTime(toStartOfInterval({start:DateTime64(6, 'UTC')}, step)) AS first_bucket,
     series AS
     (
-        SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(cost) AS spend, sum(requests) AS requests
-        FROM v_cost_hourly
+        SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(llm_cost_hourly.cost) AS spend,
+               sum(llm_cost_hourly.requests) AS requests
+        FROM llm_cost_hourly
         WHERE hour >= first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32})
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
