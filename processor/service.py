@@ -91,7 +91,6 @@ class Service:
                           authenticate=self.authenticate)
         self._analytics_runner = None
         self.http_url = ""
-        self.pages_url = ""
         self.grpc_address = ""
 
     # --- exactly once across restarts -------------------------------------------------------
@@ -142,7 +141,7 @@ class Service:
         if self.grpc_address:
             listening += f", OTLP/gRPC on {self.grpc_address}"
         print(f"llmledger serving: {listening}; storing in {self.store.describe()}; "
-              f"log at {self.store.data_dir / 'wal'}; cost pages at {self.pages_url}", flush=True)
+              f"log at {self.store.data_dir / 'wal'}; cost pages at {self.http_url}/", flush=True)
         if self.log.recovery.replayable_records:
             print(f"replaying {self.log.recovery.replayable_records} acknowledged log records", flush=True)
 
@@ -175,7 +174,6 @@ class Service:
             await asyncio.sleep(0.02)
         host, port = listener.getsockname()[:2]
         self.http_url = f"http://{host}:{port}"
-        self.pages_url = self.http_url + "/"
         return http, task
 
     async def _start_grpc(self):

@@ -76,9 +76,8 @@ def terminal_width() -> int:
 
 def show(text: str) -> None:
     """Print, through a pager when on a terminal and longer than the screen (as git does;
-    PAGER picks the pager, LLMLEDGER_PAGER=0 turns it off)."""
-    if (sys.stdout.isatty() and os.environ.get("LLMLEDGER_PAGER", "1") != "0"
-            and text.count("\n") + 1 > shutil.get_terminal_size((DEFAULT_WIDTH, 24)).lines - 1):
+    PAGER picks the pager, PAGER=cat turns paging off)."""
+    if sys.stdout.isatty() and text.count("\n") + 1 > shutil.get_terminal_size((DEFAULT_WIDTH, 24)).lines - 1:
         os.environ.setdefault("LESS", "FRX")  # quit if it fits, keep colours, leave the text on screen
         pydoc.pager(text)
     else:
