@@ -10,13 +10,13 @@
 WITH
     toIntervalSecond({bucket_seconds:UInt32}) AS step,
     toDateTime(toStartOfInterval({start:DateTime64(6, 'UTC')}, step)) AS first_bucket,
+    first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32}) AS history_start,
     series AS
     (
         SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(llm_cost_hourly.cost) AS spend,
                sum(llm_cost_hourly.requests) AS requests
         FROM llm_cost_hourly
-        WHERE hour >= first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32})
-          AND hour < {end:DateTime64(6, 'UTC')}
+        WHERE hour >= history_start AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
     ),
     candidates AS
@@ -27,12 +27,21 @@ WITH
           AND spend >= {min_spend:Decimal(38, 12)}
           AND requests >= {min_requests:UInt32}
     ),
+    -- Each app/model's spend in every bucket from history_start on, 0 where it had none, as
+    -- one array: a candidate's trailing buckets are then a slice of it.
     histories AS
     (
-        SELECT app, model, mapFromArrays(groupArray(bucket), groupArray(spend)) AS spend_at
-        FROM series
-        WHERE (app, model) IN (SELECT app, model FROM candidates)
-        GROUP BY app, model
+        SELECT app, model,
+               arrayMap(i -> spend_at[history_start + toIntervalSecond(i * {bucket_seconds:UInt32})],
+                        range(intDiv(toUInt32(dateDiff('second', history_start, max_bucket)), {bucket_seconds:UInt32}) + 1))
+                   AS spend_by_bucket
+        FROM
+        (
+            SELECT app, model, mapFromArrays(groupArray(bucket), groupArray(spend)) AS spend_at, max(bucket) AS max_bucket
+            FROM series
+            WHERE (app, model) IN (SELECT app, model FROM candidates)
+            GROUP BY app, model
+        )
     ),
     scored AS
     (
@@ -42,8 +51,9 @@ WITH
             candidates.bucket AS bucket,
             candidates.spend AS observed,
             candidates.requests AS requests,
-            arrayMap(i -> histories.spend_at[candidates.bucket - toIntervalSecond(i * {bucket_seconds:UInt32})],
-                     range(1, {history_buckets:UInt32} + 1)) AS trailing,
+            intDiv(toUInt32(dateDiff('second', history_start, candidates.bucket)), {bucket_seconds:UInt32}) AS position,
+            arraySlice(histories.spend_by_bucket, position - {history_buckets:UInt32} + 1, {history_buckets:UInt32})
+                AS trailing,
             arrayReduce('quantilesExact(0.25, 0.5, 0.75)', trailing) AS quartiles,
             arrayCount(spend -> spend > 0, trailing) AS active_buckets,
             toDecimal128(quartiles[3] + (quartiles[3] - quartiles[1]) * {fence_multiplier:Decimal(18, 6)}, 12) AS fence
