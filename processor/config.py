@@ -124,7 +124,7 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     # Which tables each key covers: storage/retention.py.
     "retention": {
-        "raw_spans_days": Setting(30, _days(1), "every span as received (otel_traces)"),
+        "raw_spans_days": Setting(30, _days(1), "every span, log record and metric point as received (otel_traces, otel_logs, otel_metrics_*)"),
         "llm_spans_days": Setting(400, _days(35), "one priced row per LLM call (llm_spans)"),
         "rollups_days": Setting(0, _days(35), "hourly and daily cost rollups"),
         "alerts_days": Setting(400, _days(35), "the alert log and notification deliveries"),

@@ -4,10 +4,11 @@
 
     {"log_id": ..., "seq": 42, "table": "llm_spans", "reason": "...", "payload_hex": "..."}
 
-`table` is the table that refused the log record. "otel_traces": nothing of the record is
-stored and the payload is the whole record. "llm_spans": its spans are in otel_traces and
-the payload holds only its llm_spans rows. So every row is either stored or here, never
-both. The payload is the log's own record format (`pipeline.decode_batch` reads it).
+`table` is the table that refused the log record. The record's rows of the tables written
+before that one (`exporters.clickhouse.TABLE_COLUMNS` order) are stored; the payload holds
+the rest: for "otel_traces" the whole record, for "llm_spans" only its llm_spans rows (its
+spans are in otel_traces). So every row is either stored or here, never both. The payload
+is the log's own record format (`wal.decode_rows` reads it).
 
 A batch the store rejects is written again record by record. While that goes on, a small
 marker file names the batch, so that after a crash the drain resumes record by record with
@@ -26,12 +27,12 @@ from .wal.files import write_atomically
 
 @dataclass(frozen=True, slots=True)
 class SplitBatch:
-    """A batch being written record by record; `traces_stored`: its otel_traces rows already are."""
+    """A batch being written record by record; `stored`: the tables whose rows already are."""
 
     log_id: str
     first: int
     last: int
-    traces_stored: bool
+    stored: frozenset[str]
 
 
 class DeadLetters:
@@ -80,7 +81,7 @@ class DeadLetters:
 
     def begin_split(self, split: SplitBatch) -> None:
         text = json.dumps({"log_id": split.log_id, "first": split.first, "last": split.last,
-                           "traces_stored": split.traces_stored})
+                           "stored": sorted(split.stored)})
         write_atomically(self._split_path, text.encode(), durable=True)
 
     def split_of(self, log_id: str, first: int, last: int) -> SplitBatch | None:
@@ -89,7 +90,9 @@ class DeadLetters:
             state = json.loads(self._split_path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        split = SplitBatch(state.get("log_id"), state.get("first"), state.get("last"), bool(state.get("traces_stored")))
+        # Markers of the version before metrics and logs said "traces_stored" (otel_traces or none).
+        stored = state.get("stored", ["otel_traces"] if state.get("traces_stored") else [])
+        split = SplitBatch(state.get("log_id"), state.get("first"), state.get("last"), frozenset(stored))
         return split if (split.log_id, split.first, split.last) == (log_id, first, last) else None
 
     def end_split(self) -> None:

@@ -1,5 +1,8 @@
 """Moves acknowledged records from the write-ahead log into ClickHouse.
 
+A record is rows by table (`wal.payload`) of any signal: priced spans, metric points, log
+records. The drain does not care which; a batch of records is written table by table.
+
 One thread. It takes a run of log records, announces the range to the log (so that after
 a crash the very same range is written again), inserts it with a token made of that range,
 and commits. A replay therefore carries the same token and ClickHouse drops it: every
@@ -28,11 +31,11 @@ from typing import Callable, TypeVar
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from .dead_letters import DeadLetters, SplitBatch
-from .exporters.clickhouse import ClickHouseWriter, InsertFailed
-from .pipeline import RowsHandoff, decode_batch, encode_batch
+from .exporters.clickhouse import REPLACED_CALLS, ClickHouseWriter, InsertFailed, tables_before
+from .pipeline import RowsHandoff
 from .storage.client import StoreUnavailable, is_data_rejection
 from .telemetry import ProcessorMetrics
-from .wal import WriteAheadLog
+from .wal import Rows, WriteAheadLog, decode_rows, encode_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ _SMALL_BACKLOG = 20  # log records
 _PING_AFTER_IDLE_S = 5.0  # an idle drain checks the store this often, so that /readyz tells the truth
 
 T = TypeVar("T")
-Rows = tuple[int, list[list], list[list]]  # (log seq, otel_traces rows, llm_spans rows)
+Record = tuple[int, Rows]  # (log seq, its rows by table)
 
 
 class LogDrain:
@@ -126,7 +129,7 @@ class LogDrain:
     def _write_range(self, first: int, last: int, records: list[tuple[int, bytes]] | None = None) -> None:
         if records is None:
             records = self._log.read(first - 1, max_records=last - first + 1, max_bytes=1 << 62)
-        rows = [(seq, *self._rows_of(seq, payload)) for seq, payload in records]
+        rows = [(seq, self._rows_of(seq, payload)) for seq, payload in records]
         self._until_done(lambda: self._log.begin_batch(first, last), "cannot write the log's checkpoint")
         token = f"{self._log_id}-{first}-{last}"
         split = self._dead_letters.split_of(self._log_id, first, last)  # begun before a crash
@@ -135,7 +138,7 @@ class LogDrain:
                 self._until_done(lambda: self._insert(rows, token), "cannot store")
             except _Rejected as rejected:
                 log.error("ClickHouse rejected a batch (%s); writing its records one by one", rejected.failed)
-                split = SplitBatch(self._log_id, first, last, traces_stored=rejected.failed.table == "llm_spans")
+                split = SplitBatch(self._log_id, first, last, stored=tables_before(rejected.failed.table))
                 self._until_done(lambda: self._dead_letters.begin_split(split),
                                  "cannot write the dead-letter file's marker")
         if split is not None:
@@ -146,34 +149,48 @@ class LogDrain:
         if self._handoff is not None:
             self._handoff.done_through(last)
 
-    def _rows_of(self, seq: int, payload) -> tuple[list[list], list[list]]:
-        rows = self._handoff.take(seq) if self._handoff is not None else None
-        return rows if rows is not None else decode_batch(payload)
+    def _rows_of(self, seq: int, payload) -> Rows:
+        tables = self._handoff.take(seq) if self._handoff is not None else None
+        return tables if tables is not None else decode_rows(payload)
 
-    def _insert(self, rows: list[Rows], token: str, skip_traces: bool = False) -> None:
+    def _insert(self, records: list[Record], token: str, skip: frozenset[str] = frozenset()) -> None:
         self._ensure_writer()
-        trace_rows = [] if skip_traces else [row for _, traces, _ in rows for row in traces]
-        llm_rows = [row for _, _, calls in rows for row in calls]
+        batch: Rows = {}
+        for _, tables in records:
+            for table, rows in tables.items():
+                if table not in skip:
+                    batch.setdefault(table, []).extend(rows)
         started = time.perf_counter()
-        self._writer.write(trace_rows, llm_rows, token)
+        self._writer.write_tables(batch, token)
         self._metrics.insert_seconds.observe(time.perf_counter() - started)
-        self._metrics.spans_stored.inc(len(trace_rows))
-        self._metrics.llm_calls_stored.inc(len(llm_rows))
+        self._count_stored(batch)
 
-    def _write_one_by_one(self, rows: list[Rows], token: str, split: SplitBatch) -> None:
+    def _count_stored(self, batch: Rows) -> None:
+        metrics = self._metrics
+        for table, rows in batch.items():
+            if table == REPLACED_CALLS:  # corrections, not rows
+                continue
+            metrics.rows_stored.labels(table).inc(len(rows))
+            if table == "otel_traces":
+                metrics.spans_stored.inc(len(rows))
+            elif table == "llm_spans":
+                metrics.llm_calls_stored.inc(len(rows))
+
+    def _write_one_by_one(self, rows: list[Record], token: str, split: SplitBatch) -> None:
         """Write a rejected batch record by record, each with a token of its own, and set aside
         those the store rejects. Records already set aside (before a crash) are not tried again."""
         set_aside = self._dead_letters.seqs(self._log_id, split.first, split.last)
         for record in rows:
-            seq, traces, calls = record
+            seq, tables = record
             if seq in set_aside:
                 continue
             try:
-                self._until_done(lambda: self._insert([record], f"{token}-{seq}", split.traces_stored), "cannot store")
+                self._until_done(lambda: self._insert([record], f"{token}-{seq}", split.stored), "cannot store")
             except _Rejected as rejected:
                 table = rejected.failed.table
                 # Rows of the tables before the one that refused are stored: set aside only the rest.
-                payload = encode_batch([] if table == "llm_spans" else traces, calls)
+                stored = tables_before(table)
+                payload = encode_rows({name: rows for name, rows in tables.items() if name not in stored})
                 self._until_done(lambda: self._dead_letters.append(log_id=self._log_id, seq=seq, table=table,
                                                                    reason=str(rejected.failed), payload=payload),
                                  "cannot write the dead-letter file")

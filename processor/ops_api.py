@@ -1,6 +1,6 @@
 """The service's own HTTP endpoints beside the OTLP receiver: /healthz, /readyz, /metrics,
-and /v1/query, which `llmledger query` and the other commands use while this process
-holds the embedded store (chDB lets one process open it).
+/v1/query, which `llmledger query` and the other commands use while this process holds the
+embedded store (chDB lets one process open it), and /v1/reprice for `llmledger prices reprice`.
 
 With API keys on, /healthz stays open (it says "ok" and nothing else); /metrics and the
 details of /readyz are for the operator: the local admin token or a key bound to no app or
@@ -38,6 +38,7 @@ class OpsApi:
             Route("/readyz", self._readyz_for_caller, methods=["GET"]),
             Route("/metrics", self._metrics_text, methods=["GET"]),
             Route("/v1/query", self._query, methods=["POST"]),
+            Route("/v1/reprice", self._reprice, methods=["POST"]),
         ]
 
     def is_admin(self, request: Request) -> bool:
@@ -99,6 +100,20 @@ class OpsApi:
         except Exception as exc:  # a bad query is the caller's error, reported as such
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"columns": columns, "rows": rows})
+
+    async def _reprice(self, request: Request) -> Response:
+        """`llmledger prices reprice` while this process holds the embedded store."""
+        from .pricing import PriceBookError
+        from .pricing.repricing import reprice_on_request
+
+        if not self.is_admin(request):
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        try:
+            body = await request.json()
+            document = await anyio.to_thread.run_sync(lambda: reprice_on_request(self._store.client(), body))
+        except (ValueError, KeyError, TypeError, PriceBookError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(document)
 
     def _run_query(self, sql: str, parameters: dict | None):
         if self._query_client is None:

@@ -1,15 +1,15 @@
 """The seam between receivers and the rest of the processor.
 
 Both OTLP receivers (HTTP and gRPC) decode a request into an
-`ExportTraceServiceRequest` and hand it to `Pipeline.submit`. When `submit`
-returns, the accepted spans are durable; the receiver only translates the
-outcome into its protocol's answer.
+`ExportTraceServiceRequest` and hand it to `Pipeline.submit` (metrics and logs go
+to their own pipelines, see `signal_pipeline`). When `submit` returns, the
+accepted spans are durable; the receiver only translates the outcome into its
+protocol's answer.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
-import pickle
 import threading
 import time
 from dataclasses import dataclass
@@ -17,14 +17,17 @@ from typing import Callable
 
 import anyio
 
-from .exporters.clickhouse import llm_span_row
+from .corrections import Replacement
+from .exporters.clickhouse import REPLACED_CALLS, llm_span_row
 from .normalize import OTEL_TRACES_COLUMNS, WrapperFilter, normalize_request
+from .normalize.conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY
 from .normalize.validation import call_problem
 from .pricing import Pricer
 from .pricing.savings import SavingsPricer
 from .record import LlmCall
 from .telemetry import ProcessorMetrics
-from .wal import LogFailed, LogFull, MemoryLog, WriteAheadLog
+from .twins import TwinIndex
+from .wal import LogFailed, LogFull, MemoryLog, Rows, WriteAheadLog, encode_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,8 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class SubmitResult:
-    """What became of one export request. Rejected spans are reported as OTLP partial success."""
+    """What became of one export request. Rejected spans are reported as OTLP partial success.
+    For metrics and logs the counts are of data points and log records."""
 
     accepted_spans: int
     rejected_spans: int = 0
@@ -185,7 +189,7 @@ class SpanClaim:
 
 
 class RowsHandoff:
-    """Priced rows handed from the receivers to the drain in memory, by log sequence number.
+    """Rows handed from the receivers to the drain in memory, by log sequence number.
 
     The log is what makes a 200 durable and what a restart replays; in the normal run the
     drain takes the rows from here instead of decoding them back from the log. Bounded: past
@@ -194,30 +198,48 @@ class RowsHandoff:
     def __init__(self, max_bytes: int = 16 << 20):
         self._max_bytes = max_bytes
         self._held_bytes = 0
-        self._rows: dict[int, tuple[list[list], list[list], int]] = {}
+        self._rows: dict[int, tuple[Rows, int]] = {}
         self._done_through = 0
         self._lock = threading.Lock()
 
-    def put(self, seq: int, trace_rows: list[list], llm_rows: list[list], size: int) -> None:
+    def put(self, seq: int, tables: Rows, size: int) -> None:
         with self._lock:
             if seq > self._done_through and self._held_bytes + size <= self._max_bytes:
-                self._rows[seq] = (trace_rows, llm_rows, size)
+                self._rows[seq] = (tables, size)
                 self._held_bytes += size
 
-    def take(self, seq: int) -> tuple[list[list], list[list]] | None:
+    def take(self, seq: int) -> Rows | None:
         with self._lock:
             entry = self._rows.pop(seq, None)
             if entry is None:
                 return None
-            self._held_bytes -= entry[2]
-            return entry[0], entry[1]
+            self._held_bytes -= entry[1]
+            return entry[0]
 
     def done_through(self, seq: int) -> None:
         """Records up to `seq` are stored: forget them (one may arrive after the drain read it)."""
         with self._lock:
             self._done_through = max(self._done_through, seq)
             for stale in [s for s in self._rows if s <= seq]:
-                self._held_bytes -= self._rows.pop(stale)[2]
+                self._held_bytes -= self._rows.pop(stale)[1]
+
+
+async def append_durably(log: WriteAheadLog | MemoryLog, tables: Rows, metrics: ProcessorMetrics,
+                         handoff: RowsHandoff | None) -> None:
+    """Put one request's rows in the log (fsync'd when it is on disk), or raise Backpressure.
+    Once this returns, the request may be acknowledged."""
+    # An in-memory log keeps the rows as they are; the write-ahead log needs bytes.
+    payload = encode_rows(tables) if log.persistent else tables
+    try:
+        seq = await anyio.to_thread.run_sync(log.append, payload)
+    except LogFull:
+        metrics.requests_refused.labels("log_full").inc()
+        raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
+    except LogFailed as exc:
+        metrics.requests_refused.labels("log_failed").inc()
+        raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
+    if handoff is not None and log.persistent:
+        handoff.put(seq, tables, len(payload))
 
 
 class Pipeline:
@@ -225,7 +247,7 @@ class Pipeline:
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
                  recent: RecentSpans | None = None, observers: list[Callable[[list[LlmCall]], None]] = (),
-                 handoff: RowsHandoff | None = None):
+                 handoff: RowsHandoff | None = None, twins: TwinIndex | None = None):
         self._pricer = pricer
         self._savings = SavingsPricer(pricer)
         self._log = log
@@ -235,6 +257,7 @@ class Pipeline:
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
         self._wrappers = WrapperFilter()
+        self.twins = twins or TwinIndex()
         self._trace_id = OTEL_TRACES_COLUMNS.index("TraceId")
         self._span_id = OTEL_TRACES_COLUMNS.index("SpanId")
         self._span_attributes = OTEL_TRACES_COLUMNS.index("SpanAttributes")
@@ -245,15 +268,17 @@ class Pipeline:
         self._recent.add_all(keys)
 
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
-        batch, claim = self.prepare(request, principal)
+        undo: list = []
+        batch, claim, replacements = self.prepare(request, principal, undo)
         # Once claimed, see the append through even if the client goes away: its outcome decides
         # whether the claimed spans count as accepted.
         with anyio.CancelScope(shield=True):
             try:
                 if batch.trace_rows:
-                    await self._log_batch(batch)
+                    await self._log_batch(batch, replacements)
             except BaseException:
                 self._recent.release(claim)
+                self.twins.revert(undo)  # the client sends these spans again
                 raise
             self._recent.settle(claim)
         # Spans this request shares with requests still being logged: answer once those are durable.
@@ -262,28 +287,21 @@ class Pipeline:
                 raise Backpressure("a concurrent request with the same spans could not be logged", retry_after=1)
         return SubmitResult(len(batch.trace_rows), batch.rejected, "; ".join(batch.errors[:5]))
 
-    async def _log_batch(self, batch) -> None:
-        llm_rows = [llm_span_row(c) for c in batch.calls]
-        if self._log.persistent:
-            payload = encode_batch(batch.trace_rows, llm_rows)
-        else:
-            payload = (batch.trace_rows, llm_rows)  # an in-memory log keeps the rows as they are
-        try:
-            seq = await anyio.to_thread.run_sync(self._log.append, payload)
-        except LogFull:
-            self._metrics.requests_refused.labels("log_full").inc()
-            raise Backpressure("the write-ahead log is full; the store is behind", retry_after=2) from None
-        except LogFailed as exc:
-            self._metrics.requests_refused.labels("log_failed").inc()
-            raise Backpressure(f"the write-ahead log cannot write: {exc}", retry_after=3) from None
-        if self._handoff is not None and self._log.persistent:
-            self._handoff.put(seq, batch.trace_rows, llm_rows, len(payload))
+    async def _log_batch(self, batch, replacements: list[Replacement]) -> None:
+        tables = {"otel_traces": batch.trace_rows}
+        if batch.calls:
+            tables["llm_spans"] = [llm_span_row(c) for c in batch.calls]
+        if replacements:
+            tables[REPLACED_CALLS] = replacements
+        await append_durably(self._log, tables, self._metrics, self._handoff)
         for observe in self._observers:
             observe(batch.calls)
 
-    def prepare(self, request, principal: Principal | None):
+    def prepare(self, request, principal: Principal | None, undo: list | None = None):
         """Normalize, claim and price a request: drop spans already accepted (or being accepted),
-        reject those that cannot be stored. Pure CPU, no I/O. Returns the batch and the claim."""
+        reject those that cannot be stored, keep one span per LLM call (twins). Pure CPU, no
+        I/O. Returns the batch, the claim and the stored calls to replace; `undo` collects
+        what the twin index learnt, to take back if the request is not logged."""
         metrics = self._metrics
         batch = normalize_request(request, now_ns=time.time_ns(), wrappers=self._wrappers)
         metrics.spans_received.inc(len(batch.trace_rows) + batch.rejected)
@@ -299,9 +317,11 @@ class Pipeline:
             if principal is not None:
                 call.app, call.tenant = principal.pin(call.app, call.tenant)
                 if not principal.trust_reported_cost:
-                    call.reported_cost = None  # a sender's own figure must not replace the price
+                    call.billed_cost = None  # a sender's own figure must not replace the price
             self._pricer.price(call)
             self._savings.apply(call)  # before the checks: a cache hit's cost becomes 0
+            if call.reported_cost_disagrees:
+                metrics.reported_cost_disagreements.labels(call.reported_cost_source).inc()
             problem = call_problem(call)
             if problem:
                 problems[row_index] = problem
@@ -311,33 +331,38 @@ class Pipeline:
         if batch.rejected:
             metrics.spans_rejected.inc(batch.rejected)
 
+        replacements = self._sort_out_twins(batch, undo)
         for call, row_index in zip(batch.calls, batch.call_rows):
             attributes = batch.trace_rows[row_index][self._span_attributes]
             if call.cost is not None:
                 attributes["llmledger.cost"] = str(call.cost)
                 attributes["llmledger.price_source"] = call.price_source
-            else:
+            elif call.unpriced:
                 attributes["llmledger.unpriced"] = "true"
                 metrics.count_unpriced(call.provider, call.model)
-        return batch, claim
+        return batch, claim, replacements
+
+    def _sort_out_twins(self, batch, undo: list | None) -> list[Replacement]:
+        """Keep one span per LLM call (see twins/): a twin's trace row names the span kept,
+        and a stored call replaced by a better span of it is to be cancelled."""
+        verdicts = self.twins.sort_out(batch.calls, undo)
+        kept_calls, kept_rows, replacements = [], [], []
+        for call, row_index, verdict in zip(batch.calls, batch.call_rows, verdicts):
+            kept = verdict.duplicate_of
+            if kept is not None:
+                attributes = batch.trace_rows[row_index][self._span_attributes]
+                attributes[DUPLICATE_OF_KEY] = kept.span_id
+                attributes[DUPLICATE_OF_TRACE_KEY] = kept.trace_id
+                self._metrics.twin_spans.inc()
+                continue
+            kept_calls.append(call)
+            kept_rows.append(row_index)
+            replaced = verdict.replaces
+            if replaced is not None:
+                replacements.append(Replacement(replaced.trace_id, replaced.span_id, call.trace_id, call.span_id))
+                self._metrics.twin_replacements.inc()
+        batch.calls, batch.call_rows = kept_calls, kept_rows
+        return replacements
 
     def _keys(self, trace_rows: list[list]) -> list[tuple[str, str]]:
         return [(row[self._trace_id], row[self._span_id]) for row in trace_rows]
-
-
-# Log records are the priced rows, pickled: written and read only by this service, and
-# checksummed by the log. The version guards against replaying a log of another layout.
-_BATCH_FORMAT = 1
-
-
-def encode_batch(trace_rows: list[list], llm_rows: list[list]) -> bytes:
-    return pickle.dumps((_BATCH_FORMAT, trace_rows, llm_rows), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def decode_batch(payload: bytes | tuple) -> tuple[list[list], list[list]]:
-    if isinstance(payload, tuple):  # from the in-memory log: never encoded
-        return payload
-    version, trace_rows, llm_rows = pickle.loads(payload)
-    if version != _BATCH_FORMAT:
-        raise ValueError(f"log record of format {version}, this version reads {_BATCH_FORMAT}")
-    return trace_rows, llm_rows

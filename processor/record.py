@@ -27,6 +27,12 @@ class LlmCall:
     server_address: str = ""
     service_tier: str = ""  # "" (standard), "batch", "flex", "priority"
     streaming: bool = False
+    response_id: str = ""  # the provider's id of its answer: what tells two spans of one call apart
+    instrumentation: str = ""  # the instrumentation scope that emitted the span
+    # The span records an answer (usage, a response id or a finish reason). A successful
+    # span without one is the request half of a streamed call whose answer another span
+    # records (logfire).
+    answered: bool = True
 
     # Who caused it.
     service_name: str = ""
@@ -47,21 +53,29 @@ class LlmCall:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     usage_reported: bool = False  # False when the span carried no token counts at all
+    # Where the counts come from: "provider" (its own usage report), "estimated" (a tool
+    # counted the text, e.g. OpenLIT for a stream without usage) or "absent". Only
+    # provider counts are priced.
+    usage_source: str = "absent"
 
-    # A cost the provider (or the instrumentation, from the provider's bill) reported.
+    # A cost the provider itself billed (a gateway's figure): it is the cost.
+    billed_cost: Decimal | None = None
+    # A cost another tool estimated (OpenLIT, LiteLLM, pydantic-ai): kept beside ours.
     reported_cost: Decimal | None = None
+    reported_cost_source: str = ""  # "openlit", "litellm", "pydantic-ai", "openinference"
+    reported_cost_disagrees: bool = False  # differs from our cost beyond rounding
 
     # Outcome.
     time_to_first_chunk: float | None = None  # seconds
-    status: str = "Unset"  # Unset | Ok | Error
+    status: str = "Unset"  # Unset | Ok | Error | Refused (the budget guard stopped it: never sent)
     error_type: str = ""
 
     # Filled in by pricing.
     cost: Decimal | None = None
     cost_details: dict[str, Decimal] = field(default_factory=dict)
-    price_source: str = ""  # "reported" | "price_book" | "catalog" | "" when unpriced
+    price_source: str = ""  # "billed" | "price_book" | "catalog" | "" when it has no cost
     price_version: str = ""
-    unpriced: bool = False
+    unpriced: bool = False  # it used tokens but no price could be applied (cost NULL)
 
     # Cost cutting (see pricing.savings): who answered, where routing sent the call, what it saved.
     cache_kind: str = ""  # "" (the provider answered) | "exact" | "semantic"

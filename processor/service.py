@@ -30,17 +30,21 @@ from .budgets.scheduler import BudgetScheduler
 from .config import Config
 from .dead_letters import DeadLetters
 from .drain import LogDrain
-from .exporters.clickhouse import ClickHouseWriter
+from .exporters.clickhouse import LLM_SPANS_COLUMNS, ClickHouseWriter
 from .normalize import OTEL_TRACES_COLUMNS
+from .normalize.log_rows import log_rows
+from .normalize.metric_rows import metric_rows
 from .ops_api import OpsApi
-from .pipeline import Pipeline, RowsHandoff, decode_batch
+from .pipeline import Pipeline, RowsHandoff
 from .pricing import PriceBook, Pricer
 from .receivers.admission import InflightBytes
 from .receivers.otlp_grpc import build_grpc_server
 from .receivers.otlp_http import otlp_http_routes
+from .signal_pipeline import SignalPipeline
 from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
-from .wal import MemoryLog, WriteAheadLog
+from .twins.stored import logged_calls, stored_calls
+from .wal import MemoryLog, WriteAheadLog, decode_rows
 from .web import web_routes
 
 log = logging.getLogger("llmledger")
@@ -76,6 +80,11 @@ class Service:
         self._price_book = price_book
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
                                  observers=[self.budgets.observe], handoff=handoff)
+        # Metrics and logs share the log and the drain with spans.
+        self.signal_pipelines = {
+            "metrics": SignalPipeline("metrics", metric_rows, log=self.log, metrics=self.metrics, handoff=handoff),
+            "logs": SignalPipeline("logs", log_rows, log=self.log, metrics=self.metrics, handoff=handoff),
+        }
         self._remember_logged_spans()
         self._store_remembered = False
         self.drain = LogDrain(
@@ -100,17 +109,33 @@ class Service:
         after = self.log.committed_seq
         while records := self.log.read(after, max_records=1000, max_bytes=64 << 20):
             for _, payload in records:
-                trace_rows, _ = decode_batch(payload)
+                tables = decode_rows(payload)
+                trace_rows = tables.get("otel_traces", ())
                 self.pipeline.remember([(row[_TRACE_ID], row[_SPAN_ID]) for row in trace_rows])
+                self.pipeline.twins.remember_stored(logged_calls(tables.get("llm_spans", ()), LLM_SPANS_COLUMNS))
             after = records[-1][0]
+
+    def _remember_store(self, client) -> None:
+        """Spans and LLM calls stored in the last minutes: retried spans are not counted again,
+        and late twins of stored calls are recognised (see twins/)."""
+        if self._store_remembered:
+            return
+        rows = client.query(named_query("recent_span_ids")).result_rows
+        self.pipeline.remember([tuple(row) for row in rows])
+        twins = self.pipeline.twins
+        twins.remember_stored(stored_calls(client, twins.wait_ns, twins.max_entries))
+        self._store_remembered = True
+
+    def _remember_store_before_serving(self) -> None:
+        try:
+            self._remember_store(self.store.client())
+        except Exception as exc:  # the store may be down: the writer tries again when it connects
+            log.warning("could not read recent calls from the store yet: %s", exc)
 
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
-        if not self._store_remembered:
-            rows = client.query(named_query("recent_span_ids")).result_rows
-            self.pipeline.remember([tuple(row) for row in rows])
-            self._store_remembered = True
-        return ClickHouseWriter(client, OTEL_TRACES_COLUMNS)
+        self._remember_store(client)
+        return ClickHouseWriter(client)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""
@@ -130,6 +155,7 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
 
+        await anyio.to_thread.run_sync(self._remember_store_before_serving)
         self.drain.start()
         await anyio.to_thread.run_sync(self.budget_scheduler.load)
         self.budget_scheduler.start()
@@ -158,7 +184,8 @@ class Service:
 
     async def _start_http(self):
         routes = (otlp_http_routes(self.pipeline, max_request_bytes=self.config.http.max_request_bytes,
-                                   authenticate=self.authenticate, inflight=self.inflight)
+                                   authenticate=self.authenticate, inflight=self.inflight,
+                                   **self.signal_pipelines)
                   + self.ops.routes()
                   + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate)
                   + web_routes(runner_factory=lambda: runner_for_client(self.store.client()),
@@ -186,7 +213,8 @@ class Service:
             server, port = build_grpc_server(self.pipeline, host=self.config.grpc.host, port=self.config.grpc.port,
                                              max_request_bytes=self.config.http.max_request_bytes,
                                              authenticate=self.authenticate, inflight=self.inflight,
-                                             max_concurrent_requests=self.config.grpc.max_concurrent_requests)
+                                             max_concurrent_requests=self.config.grpc.max_concurrent_requests,
+                                             **self.signal_pipelines)
         except RuntimeError:  # grpc's way of saying the address cannot be bound
             raise OSError(f"cannot listen on {self.config.grpc.host}:{self.config.grpc.port} for OTLP/gRPC") from None
         await server.start()

@@ -25,6 +25,13 @@ class ProcessorMetrics:
                                        registry=r)
         self.spans_stored = Counter("llmledger_spans_stored", "Spans written to otel_traces", registry=r)
         self.llm_calls_stored = Counter("llmledger_llm_calls_stored", "LLM calls written to llm_spans", registry=r)
+        self.items_received = Counter("llmledger_otlp_items_received",
+                                      "Metric data points and log records received", ["signal"], registry=r)
+        self.items_rejected = Counter("llmledger_otlp_items_rejected",
+                                      "Metric data points and log records rejected as invalid (partial success)",
+                                      ["signal"], registry=r)
+        self.rows_stored = Counter("llmledger_rows_stored", "Rows written to ClickHouse, by table", ["table"],
+                                   registry=r)
         self.llm_calls_unpriced = Counter("llmledger_llm_calls_unpriced", "LLM calls with no price found",
                                           ["provider", "model"], registry=r)
         self.requests_refused = Counter("llmledger_requests_refused", "Requests answered 503 (backpressure)",
@@ -43,6 +50,16 @@ class ProcessorMetrics:
         self.drain_crashes = Counter("llmledger_drain_crashes",
                                      "Unexpected failures of the log drain (each one logged; it starts over)",
                                      registry=r)
+        self.twin_spans = Counter("llmledger_twin_spans",
+                                  "Spans recognised as another span of an LLM call already counted", registry=r)
+        self.twin_replacements = Counter("llmledger_twin_replacements",
+                                         "Stored LLM calls replaced by a later span of the same call with fuller usage",
+                                         registry=r)
+        # source: the tool ("openlit", "litellm", "pydantic-ai", "openinference", or the attribute name)
+        self.reported_cost_disagreements = Counter(
+            "llmledger_reported_cost_disagreements",
+            "LLM calls whose cost another tool estimated differs from llmledger's beyond rounding", ["source"],
+            registry=r)
         self.label_values = LabelValues()
         self.costs = CostMetrics(r, self.label_values)
         self.savings = SavingsMetrics(r)

@@ -54,7 +54,10 @@ def test_grafana_datasource_points_at_the_trace_table():
 
 def test_collector_forwards_traces_to_llmledger():
     collector = yaml.safe_load((DEPLOY / "otel-collector.yaml").read_text())
-    pipeline = collector["service"]["pipelines"]["traces"]
+    pipelines = collector["service"]["pipelines"]
+    pipeline = pipelines["traces"]
+    # serve takes metrics and logs too: the same exporter carries them.
+    assert pipelines["metrics"]["exporters"] == pipelines["logs"]["exporters"] == pipeline["exporters"]
     exporter = collector["exporters"][pipeline["exporters"][0]]
     assert exporter["endpoint"].endswith(":4318") and "authorization" in exporter["headers"]
     assert shlex.split(exporter["headers"]["authorization"])[0] == "Bearer"

@@ -76,6 +76,8 @@ def test_spans_from_the_otel_sdk_are_priced_and_stored(service):
     assert openai["price_source"] == "catalog" and openai["price_version"] and openai["unpriced"] == 0
 
     # Every span is in otel_traces, the LLM ones with their cost; the trace lookup table knows the trace.
+    # (The request span came in a request of its own: it may be stored a batch later.)
+    assert service.wait_for("SELECT count() FROM otel_traces", 3) == 3
     spans = service.query("SELECT SpanName, SpanKind, SpanAttributes['llmledger.cost'] AS cost, TraceId "
                           "FROM otel_traces ORDER BY SpanName")
     assert [(s["SpanName"], s["SpanKind"]) for s in spans] == [

@@ -20,17 +20,20 @@ One small module per job; each module's docstring documents its API:
 - `cache`, `routing`  the response cache and the routing rules behind the hook.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
-- `patching`   `wrap` / `unwrap` / `foreign_wrapper` / `sdk_missing`: wrapt patches
-               that skip missing targets and SDKs and spot another
-               instrumentation's patches.
+- `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip
+               missing targets and spot another instrumentation's patches.
 - `safety`     `report_internal_error`: log our own failures, never raise them.
+- `instrumentor` `GenAIInstrumentor`: the base of each SDK's instrumentor; skips an
+               absent SDK quietly, names the supported range for a wrong version.
+- `delivery`   one warning when spans go nowhere (no SDK, exporter off, refused).
 - `attributes` the attribute and metric names.
 
 Nothing here imports an LLM SDK or an HTTP library.
 """
 from . import attributes
 from .call import GenAICall, Telemetry
-from .patching import foreign_wrapper, sdk_missing, unwrap, wrap
+from .instrumentor import GenAIInstrumentor
+from .patching import foreign_wrapper, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
 from .streams import AsyncStreamProxy, SyncStreamProxy
@@ -40,6 +43,7 @@ __all__ = [
     "attributes",
     "AsyncStreamProxy",
     "GenAICall",
+    "GenAIInstrumentor",
     "Settings",
     "SettingsError",
     "SyncStreamProxy",
@@ -47,7 +51,6 @@ __all__ = [
     "Usage",
     "foreign_wrapper",
     "report_internal_error",
-    "sdk_missing",
     "unwrap",
     "wrap",
 ]

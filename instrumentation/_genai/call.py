@@ -46,6 +46,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import attributes as attr
+from . import delivery
 from .content import to_json
 from .metrics import GenAIMetrics
 from .safety import report_internal_error
@@ -97,7 +98,9 @@ class Telemetry:
     ):
         version = _package_version()
         self.settings = settings if settings is not None else Settings()
+        self.tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(scope_name, version, tracer_provider)
+        self._first_call = True
         self.metrics: GenAIMetrics | None = None
         if self.settings.record_metrics or meter_provider is not None:
             self.metrics = GenAIMetrics(otel_metrics.get_meter(scope_name, version, meter_provider))
@@ -117,6 +120,12 @@ class Telemetry:
 
     def start_call(self, attributes: dict) -> "GenAICall":
         """Start the span of one call. `attributes` must hold at least the operation name."""
+        if self._first_call:  # by now the app has set up its SDK, if it does at all
+            self._first_call = False
+            try:
+                delivery.check_setup(self.tracer_provider)
+            except Exception:
+                report_internal_error("checking where spans go")
         try:
             extra = _attribution()
             if extra:

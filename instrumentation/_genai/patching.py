@@ -112,13 +112,3 @@ def unwrap(module: str, target: str) -> None:
     current = _raw_attribute(owner, name)
     if isinstance(current, _Proxy) and _wrapper_module(current).startswith(_OUR_PREFIX):
         setattr(owner, name, current.__wrapped__)
-
-
-def sdk_missing(instrumentor: Any) -> bool:
-    from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
-
-    conflict = get_dependency_conflicts(list(instrumentor.instrumentation_dependencies()))
-    if conflict is None:
-        return False
-    logger.debug("llmledger: %s not applied: %s", type(instrumentor).__name__, conflict)
-    return True

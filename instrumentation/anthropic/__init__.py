@@ -26,11 +26,8 @@ Neither `anthropic` nor its HTTP library is imported until `instrument()`.
 from __future__ import annotations
 
 import logging
-from typing import Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
+from .._genai import GenAIInstrumentor, Telemetry, foreign_wrapper, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -49,19 +46,10 @@ _MESSAGES_METHODS = tuple(
 )
 
 
-class AnthropicInstrumentor(BaseInstrumentor):
+class AnthropicInstrumentor(GenAIInstrumentor):
+    sdk = "anthropic"
+    supported = ">= 0.40, < 3"
     _patches = None  # the active RequestPatches (BaseInstrumentor is a singleton: no __init__)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("anthropic >= 0.40",)
-
-    def _instrument(self, **kwargs) -> None:
-        if sdk_missing(self):
-            return
-        try:
-            self._patch(**kwargs)
-        except Exception:  # never let instrumenting break the app's start
-            report_internal_error("instrumenting the anthropic SDK")
 
     def _patch(self, **kwargs) -> None:
         from .patches import RequestPatches, SdkTypes, skip_sdk_span

@@ -24,11 +24,8 @@ warning naming it.
 from __future__ import annotations
 
 import logging
-from typing import Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
+from .._genai import GenAIInstrumentor, Telemetry, foreign_wrapper, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -38,19 +35,10 @@ _CLIENT_MODULE = "botocore.client"
 _TARGET = "BaseClient._make_api_call"
 
 
-class BedrockInstrumentor(BaseInstrumentor):
+class BedrockInstrumentor(GenAIInstrumentor):
+    sdk = "botocore"
+    supported = ">= 1.34, < 2"
     _patches = None  # the active ApiCallPatch (BaseInstrumentor is a singleton: no __init__)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("botocore >= 1.34",)
-
-    def _instrument(self, **kwargs) -> None:
-        if sdk_missing(self):
-            return
-        try:
-            self._patch(**kwargs)
-        except Exception:  # never let instrumenting break the app's start
-            report_internal_error("instrumenting botocore for Bedrock")
 
     def _patch(self, **kwargs) -> None:
         from .patches import ApiCallPatch

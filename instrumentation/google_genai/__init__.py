@@ -23,11 +23,8 @@ If another instrumentation (the official OpenTelemetry one, ...) already patched
 from __future__ import annotations
 
 import logging
-from typing import Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
+from .._genai import GenAIInstrumentor, Telemetry, foreign_wrapper, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -45,19 +42,10 @@ _PUBLIC_METHODS = tuple(
 )
 
 
-class GoogleGenAIInstrumentor(BaseInstrumentor):
+class GoogleGenAIInstrumentor(GenAIInstrumentor):
+    sdk = "google-genai"
+    supported = ">= 1.0, < 4"
     _patches = None  # the active RequestPatches (BaseInstrumentor is a singleton: no __init__)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("google-genai >= 1.0",)
-
-    def _instrument(self, **kwargs) -> None:
-        if sdk_missing(self):
-            return
-        try:
-            self._patch(**kwargs)
-        except Exception:  # never let instrumenting break the app's start
-            report_internal_error("instrumenting the google-genai SDK")
 
     def _patch(self, **kwargs) -> None:
         from .patches import RequestPatches

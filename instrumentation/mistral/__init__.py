@@ -19,11 +19,7 @@ leaves the calls to it with a warning naming it.
 """
 from __future__ import annotations
 
-from typing import Collection
-
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from .._genai import Telemetry, report_internal_error, sdk_missing, unwrap
+from .._genai import GenAIInstrumentor, Telemetry, unwrap
 from .._genai.methods import wrap_methods
 
 SCOPE_NAME = "llmledger.instrumentation.mistral"
@@ -32,19 +28,10 @@ SCOPE_NAME = "llmledger.instrumentation.mistral"
 _PACKAGES = ("mistralai.client", "mistralai")
 
 
-class MistralInstrumentor(BaseInstrumentor):
+class MistralInstrumentor(GenAIInstrumentor):
+    sdk = "mistralai"
+    supported = ">= 1.0, < 4"
     _targets: tuple = ()  # the (module, target) pairs patched (BaseInstrumentor is a singleton)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("mistralai >= 1.0",)
-
-    def _instrument(self, **kwargs) -> None:
-        if sdk_missing(self):
-            return
-        try:
-            self._patch(**kwargs)
-        except Exception:  # never let instrumenting break the app's start
-            report_internal_error("instrumenting the mistralai SDK")
 
     def _patch(self, **kwargs) -> None:
         from .patches import targets

@@ -25,11 +25,8 @@ Neither `openai` nor its HTTP library is imported until `instrument()`.
 from __future__ import annotations
 
 import logging
-from typing import Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
-from .._genai import Telemetry, foreign_wrapper, report_internal_error, sdk_missing, unwrap, wrap
+from .._genai import GenAIInstrumentor, Telemetry, foreign_wrapper, unwrap, wrap
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -65,19 +62,10 @@ _RESOURCE_METHODS = {
 }
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(GenAIInstrumentor):
+    sdk = "openai"
+    supported = ">= 1.0, < 4"
     _patches = None  # the active RequestPatches (BaseInstrumentor is a singleton: no __init__)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ("openai >= 1.0",)
-
-    def _instrument(self, **kwargs) -> None:
-        if sdk_missing(self):
-            return
-        try:
-            self._patch(**kwargs)
-        except Exception:  # never let instrumenting break the app's start
-            report_internal_error("instrumenting the openai SDK")
 
     def _patch(self, **kwargs) -> None:
         from .patches import ENDPOINTS, RequestPatches, SdkTypes

@@ -128,7 +128,7 @@ def spike_chart(run: Runner, anomaly: Anomaly, now: datetime | None = None) -> S
         end = max(anomaly.at + step, min(end, _ceil_hour(now)))
     points = cost_trend(run, "hour" if step.days == 0 else "day", start, end,
                         filters={"app": anomaly.app, "model": anomaly.model})
-    spent = {as_moment(p.bucket) if step.days == 0 else _utc_day(p.bucket): p.cost for p in points}
+    spent = {as_moment(p.bucket) if step.days == 0 else _utc_day(p.bucket): p.cost or Decimal(0) for p in points}
     buckets, moment = [], start
     while moment < end:
         buckets.append(moment)

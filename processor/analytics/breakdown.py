@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date, datetime
+from decimal import Decimal
 
 from .dimensions import filter_conditions, parse_dimension
 from .records import CostMatrix, CostRow, MatrixCell, ShareRow, Spend, TopSpenders, UnpricedModel
 from .runner import Runner, as_moment, fetch
-from .sources import MEASURES, grouped_query, source_for, spend_fields
+from .sources import MEASURES, add_costs, grouped_query, source_for, spend_fields
 from .sql_files import with_filters
 from .time_range import checked_range, range_parameters
 
@@ -45,8 +46,10 @@ def top_with_share(run: Runner, dimension: str, start: datetime | date, end: dat
     total = total_spend(run, start, end, filters)
     top = _breakdown(run, dimension, start, end, filters, limit=limit)
     rows = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
-                          share=None if total.cost == 0 else row.cost / total.cost) for row in top)
-    rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES}
+                          share=None if not total.cost or row.cost is None else row.cost / total.cost) for row in top)
+    rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES if name != "cost"}
+    top_cost = add_costs(row.cost for row in top)
+    rest["cost"] = total.cost if top_cost is None else (total.cost or Decimal(0)) - top_cost
     others = Spend(**rest) if rest["requests"] > 0 else None
     return TopSpenders(dimension=parse_dimension(dimension).name, rows=rows, total=total, others=others)
 
@@ -105,11 +108,14 @@ def _totals(dimension: str, cells: tuple[MatrixCell, ...], side: str) -> tuple[C
     sums: dict[str, dict] = {}
     for cell in cells:
         key = getattr(cell, side)
-        into = sums.setdefault(key, {name: 0 for name in MEASURES})
+        into = sums.setdefault(key, {name: 0 for name in MEASURES} | {"cost": None})
         for name in MEASURES:
-            into[name] += getattr(cell, name)
+            if name == "cost":
+                into[name] = add_costs((into[name], cell.cost))
+            else:
+                into[name] += getattr(cell, name)
     rows = [CostRow(dimension=dimension, key=key, **values) for key, values in sums.items()]
-    rows.sort(key=lambda r: (-r.cost, -r.requests, r.key))
+    rows.sort(key=lambda r: (r.cost is None, -(r.cost or 0), -r.requests, r.key))  # unpriced last, as SQL has it
     return tuple(rows)
 
 

@@ -55,7 +55,7 @@ def burn_down(run: Runner, status: BudgetStatus, now: float) -> list[BurnPoint]:
                         tz=budget.window.timezone if daily else "UTC")
     found, total = [], Decimal(0)
     for point in points:
-        total += point.cost
+        total += point.cost or Decimal(0)  # unpriced calls spend nothing a budget can count
         if daily:
             day_end = datetime(point.bucket.year, point.bucket.month, point.bucket.day,
                                tzinfo=zone(budget.window.timezone)) + timedelta(days=1)

@@ -32,7 +32,8 @@ def period_spend(run: Runner, now: datetime, tz: str = "UTC", filters: dict | No
         previous_end = min(previous_start + (end - start), start)
         current = total_spend(run, start, end, filters)
         previous = total_spend(run, previous_start, previous_end, filters)
-        change = None if previous.cost == 0 else (current.cost - previous.cost) / previous.cost
+        change = (None if not previous.cost or current.cost is None
+                  else (current.cost - previous.cost) / previous.cost)
         found.append(PeriodSpend(
             period=period, start=start, end=end, cost=current.cost, requests=current.requests,
             unpriced_requests=current.unpriced_requests, previous_start=previous_start, previous_end=previous_end,

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 @dataclass(frozen=True, kw_only=True)
 class Spend:
-    """What a set of LLM calls cost and used. `cost` adds up priced calls only;
-    `unpriced_requests` says how many calls are in the counts but have no price."""
+    """What a set of LLM calls cost and used. `cost` adds up priced calls only, and is None
+    when none of them has a cost (unpriced is not $0); `unpriced_requests` says how many
+    calls are in the counts but have no price."""
 
-    cost: Decimal
+    cost: Decimal | None
     requests: int
     unpriced_requests: int
     errors: int
@@ -75,7 +76,7 @@ class TraceCall:
 @dataclass(frozen=True, kw_only=True)
 class TraceCost:
     trace_id: str
-    cost: Decimal
+    cost: Decimal | None  # None when none of its calls is priced
     llm_calls: int
     unpriced_calls: int
     input_tokens: int

@@ -1,7 +1,7 @@
 """Where a breakdown reads from, and the one grouped query every breakdown runs.
 
-The hourly rollup (llm_cost_hourly, as its view v_cost_hourly adds it up) answers when every dimension asked for is in it
-and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
+The hourly rollup (llm_cost_hourly, added up as its view v_cost_hourly does) answers when
+every dimension asked for is in it and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
 a whole-hour zone). Breakdowns that need the user read the daily rollup by user
 (llm_cost_daily_users) when the range is whole UTC days and no bucket is finer than a day.
 Otherwise (tags, partial days) the per-call view v_llm_calls answers. All give the same
@@ -10,6 +10,7 @@ measure columns, so callers do not care which one answered.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import datetime, timedelta, tzinfo
 from typing import Iterable
 
@@ -37,8 +38,11 @@ def _rollup_measures(table: str) -> str:
     """sum() of each measure straight off a SummingMergeTree rollup (not its view, which groups
     by every key first and costs ten times as much). Column names are qualified where the
     measures' aliases would shadow them."""
-    sums = [f"sum({table}.{name}) AS {name}" for name in MEASURES if name != "total_tokens"]
+    sums = [f"sum({table}.{name}) AS {name}" for name in MEASURES if name not in ("cost", "total_tokens")]
     sums.append(f"sum({table}.input_tokens) + sum({table}.output_tokens) AS total_tokens")
+    # Corrections are rows weighted by sign, so the sums are the current calls'; a group
+    # with no priced call costs NULL (unknown), as in the views.
+    sums.insert(0, f"if(sum({table}.priced_requests) > 0, sum({table}.cost), NULL) AS cost")
     return ", ".join(sums)
 
 
@@ -50,7 +54,7 @@ DAILY_USERS = Source(view="llm_cost_daily_users", time_column="day", bucket_time
 CALLS = Source(
     view="v_llm_calls",
     time_column="timestamp",
-    measures="""ifNull(sum(cost), toDecimal128(0, 12)) AS cost,
+    measures="""sum(cost) AS cost,
         count() AS requests,
         countIf(unpriced = 1) AS unpriced_requests,
         countIf(status = 'Error') AS errors,
@@ -99,6 +103,8 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     sql = f"SELECT {', '.join(select)}\nFROM {source.view}\nWHERE {' AND '.join(where)}"
     if keys:
         sql += f"\nGROUP BY {', '.join(alias for _, alias in keys)}"
+        # A group whose calls corrections cancelled is gone, as its calls are (a rollup keeps its zeros).
+        sql += "\nHAVING requests != 0 OR cost != 0"
     if order_by:
         sql += f"\nORDER BY {order_by}"
     if limited:
@@ -106,9 +112,18 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     return sql
 
 
+def add_costs(costs: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the known costs; None when none is known (every group unpriced)."""
+    known = [cost for cost in costs if cost is not None]
+    return sum(known, Decimal(0)) if known else None
+
+
 def spend_fields(row: dict) -> dict:
-    """The Spend fields of a result row, converted to Python types."""
+    """The Spend fields of a result row, converted to Python types; cost None when no call
+    of the group has one (both sources give NULL then)."""
     values = {name: int(row[name]) for name in MEASURES if name != "cost"}
-    values["cost"] = as_decimal(row["cost"])
+    cost = as_decimal(row["cost"])
+    # No calls at all cost nothing; calls none of which is priced have an unknown cost.
+    values["cost"] = Decimal(0) if cost is None and values["requests"] == 0 else cost
     return values
 

@@ -49,14 +49,15 @@ def summary(run: Runner, start: datetime | date, end: datetime | date, filters: 
         priced_requests=priced_requests,
         priced_tokens=priced_tokens,
         average_cost_per_request=_ratio(spend["cost"], priced_requests),
-        average_cost_per_1k_tokens=_ratio(_CONTEXT.multiply(spend["cost"], 1000), priced_tokens),
+        average_cost_per_1k_tokens=(None if spend["cost"] is None
+                                    else _ratio(_CONTEXT.multiply(spend["cost"], 1000), priced_tokens)),
         cache_savings=as_decimal(row["cache_savings"]),
         cache_savings_unknown_requests=int(row["cache_savings_unknown_requests"]),
         **spend,
     )
 
 
-def _ratio(amount: Decimal, count: int) -> Decimal | None:
-    if count == 0:
+def _ratio(amount: Decimal | None, count: int) -> Decimal | None:
+    if count == 0 or amount is None:
         return None
     return _CONTEXT.divide(amount, Decimal(count)).quantize(_PLACES, context=_CONTEXT)

@@ -99,9 +99,10 @@ def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: da
     for point in points:
         i = index[point.bucket]
         key = point.key if dimension is not None else "total"
-        by_key.setdefault(key, [Decimal(0)] * len(buckets))[i] += point.cost
-        key_cost[key] = key_cost.get(key, Decimal(0)) + point.cost
-        totals[i] += point.cost
+        cost = point.cost or Decimal(0)  # a chart stacks priced spend; unpriced calls add none
+        by_key.setdefault(key, [Decimal(0)] * len(buckets))[i] += cost
+        key_cost[key] = key_cost.get(key, Decimal(0)) + cost
+        totals[i] += cost
         requests[i] += point.requests
     ranked = [key for key in (keep if keep is not None else by_key) if key in by_key]
     series = [TrendSeries(key=key, costs=tuple(by_key[key])) for key in ranked]

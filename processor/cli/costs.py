@@ -266,12 +266,11 @@ def _spend_cells(spend) -> list[str]:
 
 
 def _spend_footer(rows, noun: str) -> str:
-    from decimal import Decimal
-
     from .. import format as fmt
+    from ..analytics.sources import add_costs
 
     calls = sum(r.requests for r in rows)
-    cost = sum((r.cost for r in rows), Decimal(0))
+    cost = add_costs(r.cost for r in rows)
     return f"{fmt.count(len(rows), noun)}, {fmt.count(calls, 'call')}, {fmt.money(cost)}"
 
 

@@ -281,7 +281,7 @@ def _send(http_url: str, calls: list[_Call], rng: random.Random) -> None:
 def _wait_stored(service: dict, sent: int) -> int:
     deadline = time.monotonic() + 120
     while True:
-        _, rows = query_service(service, "SELECT count() FROM llm_spans")
+        _, rows = query_service(service, "SELECT sum(requests) FROM llm_cost_hourly")  # what the pages read
         stored = int(rows[0][0])
         if stored >= sent or time.monotonic() > deadline:
             return stored

@@ -14,8 +14,8 @@ def register(subparsers) -> None:
     create.add_argument("--app", default="", help="bind the key to an app: its spans are attributed to it")
     create.add_argument("--tenant", default="", help="bind the key to a tenant: its spans are attributed to it")
     create.add_argument("--trust-reported-cost", action="store_true",
-                        help="take the cost its spans report (gen_ai.usage.cost, llm.cost.total) instead of "
-                             "pricing them; for a gateway that bills exactly, not for apps")
+                        help="take the cost its spans bill (llmledger.billed_cost, a provider's usage.cost) "
+                             "instead of pricing them; for a gateway that bills exactly, not for apps")
     create.set_defaults(func=_create)
     revoke = commands.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id")

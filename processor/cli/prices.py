@@ -5,21 +5,31 @@
     llmledger prices test  MODEL --input N --output N [--cache-read N] [--cache-write N]
                            [--reasoning N] [--tier batch] [--provider P] [--at DATE]
     llmledger prices check [FILE]
+    llmledger prices reprice --from DATE --to DATE [--model M] [--dry-run] --reason TEXT
 
 Every command takes --price-book FILE and --format table|json. Exit code 0 on
 success, 1 when a model has no price or a price book is invalid, 2 for bad usage.
+
+`reprice` applies the price book (--price-book, else the config's) and the bundled
+catalog in force at each stored call's own time to the calls in [--from, --to): the
+rows whose price changes get a new version (the rollups follow), and the run is
+recorded in the store's repricing_log with --by (default: your user name) and --reason.
+While `serve` holds the embedded store, the command goes through it.
 """
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import getpass
 import json
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Callable
 
 from ..pricing import PriceBook, PriceBookError, Pricer
+from .options import add_store_options, config_from_args
 from ..pricing.catalog import EARLIEST, LATEST, datetime_from_ns, ns_from_datetime
 from ..pricing.rates import Rate, RateCard
 
@@ -69,6 +79,19 @@ def register(subparsers: Any) -> None:
     check = commands.add_parser("check", parents=[common], help="validate a price book")
     check.add_argument("file", nargs="?", help="the price book (default: --price-book)")
     check.set_defaults(func=_guarded(run_check))
+
+    reprice = commands.add_parser("reprice", parents=[common],
+                                  help="re-apply the prices in force to stored calls (audited)")
+    reprice.add_argument("--from", dest="start", type=parse_moment, required=True, metavar="DATE",
+                         help="first call time to re-price (UTC unless given)")
+    reprice.add_argument("--to", dest="end", type=parse_moment, required=True, metavar="DATE",
+                         help="end of the range, not included")
+    reprice.add_argument("--model", default="", help="only calls of this model (as served or as asked for)")
+    reprice.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    reprice.add_argument("--reason", default="", help="why (recorded in repricing_log; required unless --dry-run)")
+    reprice.add_argument("--by", default="", help="who (recorded; default: your user name)")
+    add_store_options(reprice)
+    reprice.set_defaults(func=_guarded(run_reprice))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +258,53 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_reprice(args: argparse.Namespace) -> int:
+    from ..pricing.repricing import reprice_on_request
+    from .query import QueryError, open_store, post_to_service, running_service
+
+    if not args.dry_run and not args.reason.strip():
+        raise CommandError("say why with --reason (it is recorded in repricing_log), or use --dry-run")
+    config = config_from_args(args)
+    book_path = args.price_book or config.pricing.price_book
+    if book_path:
+        PriceBook.load(book_path)  # a broken book is reported here, with its line
+    body = {"start": args.start.isoformat(), "end": args.end.isoformat(), "model": args.model,
+            "dry_run": args.dry_run, "ran_by": args.by or getpass.getuser(), "reason": args.reason.strip(),
+            "price_book": {"name": book_path, "text": Path(book_path).read_text(encoding="utf-8")} if book_path
+            else None}
+    service = None if config.storage.clickhouse_url else running_service(Path(config.storage.data_dir))
+    try:
+        # While `serve` holds the embedded store the service does it (reads go through /v1/query,
+        # changes have their own endpoint); otherwise here, on the store itself.
+        result = post_to_service(service, "/v1/reprice", body) if service else reprice_on_request(
+            open_store(config), body)
+    except (QueryError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    if args.format == "json":
+        _print_json({"ok": True, "dry_run": args.dry_run, **{k: _amount(v) if k.startswith("cost") else v
+                                                            for k, v in result.items() if k != "models"},
+                     "models": [{**m, "cost_before": _amount(m["cost_before"]), "cost_after": _amount(m["cost_after"])}
+                                for m in result["models"]]})
+        return 0
+    rows = [{"model": m["model"], "rows": m["rows"], "before": _amount(m["cost_before"]),
+             "after": _amount(m["cost_after"])} for m in result["models"]]
+    if rows:
+        print(_table(rows, ("model", "rows", "before", "after"), right=("rows", "before", "after")))
+        print()
+    verb = "would re-price" if args.dry_run else "re-priced"
+    print(f"{verb} {result['rows_repriced']} of {result['rows_examined']} calls; "
+          f"total {_amount(result['cost_before'])} -> {_amount(result['cost_after'])} USD")
+    if result["log_id"]:
+        print(f"recorded in repricing_log as {result['log_id']}")
+    return 0
+
+
 # -- formatting ------------------------------------------------------------------------
+
+def _amount(amount: str | None) -> str:
+    """An amount of money (exact text), or "n/a" when nothing in it has a price."""
+    return "n/a" if amount is None else _plain(Decimal(amount))
+
 
 def _load_book(path: str | None) -> PriceBook | None:
     return PriceBook.load(path) if path else None

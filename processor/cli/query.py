@@ -77,13 +77,19 @@ def running_service(data_dir: Path) -> dict | None:
 
 
 def query_service(service: dict, sql: str, parameters: dict | None = None) -> tuple[list, list]:
+    body = post_to_service(service, "/v1/query", {"sql": sql, "parameters": parameters})
+    return body["columns"], body["rows"]
+
+
+def post_to_service(service: dict, path: str, document: dict) -> dict:
+    """POST `document` to the running service's admin endpoint `path`; its JSON answer.
+    Raises QueryError with the service's message."""
     request = urllib.request.Request(
-        service["http"] + "/v1/query", data=json.dumps({"sql": sql, "parameters": parameters}).encode(),
-        method="POST",
+        service["http"] + path, data=json.dumps(document).encode(), method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {service['token']}"})
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
-            body = json.loads(response.read())
+            return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
             message = json.loads(exc.read()).get("error", exc.reason)
@@ -92,7 +98,6 @@ def query_service(service: dict, sql: str, parameters: dict | None = None) -> tu
         raise QueryError(message) from None
     except OSError as exc:
         raise QueryError(f"cannot reach the running service at {service['http']}: {exc}") from None
-    return body["columns"], body["rows"]
 
 
 def open_store(config):

@@ -33,6 +33,11 @@ OPENINFERENCE_SPAN_KIND_KEY = "openinference.span.kind"
 OPENINFERENCE_PROVIDER_KEY = "llm.provider"
 OPENINFERENCE_SYSTEM_KEY = "llm.system"
 OPENINFERENCE_INVOCATION_PARAMETERS_KEY = "llm.invocation_parameters"
+OPENINFERENCE_OUTPUT_KEY = "output.value"  # the provider's answer, JSON (see payloads.py)
+RESPONSE_ID_KEY = "gen_ai.response.id"
+FINISH_REASON_KEYS = ("gen_ai.response.finish_reasons", "llm.finish_reason")
+# LiteLLM writes its own call id as gen_ai.response.id when the call failed.
+LITELLM_CALL_ID_KEY = "litellm.call_id"
 SERVER_ADDRESS_KEY = "server.address"
 ERROR_TYPE_KEY = "error.type"
 # OpenLIT stamps this on its own spans (a resource attribute name, set per span).
@@ -70,18 +75,24 @@ CACHE_READ_TOKEN_KEYS = (
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_read_input_tokens",  # OpenLLMetry, OpenLIT
     "llm.token_count.prompt_details.cache_read",
+    "gen_ai.usage.details.cache_read_tokens",  # pydantic-ai
 )
 CACHE_WRITE_TOKEN_KEYS = (
     "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation.input_tokens",  # the older spelling
     "gen_ai.usage.cache_creation_input_tokens",  # OpenLLMetry, OpenLIT
     "llm.token_count.prompt_details.cache_write",
+    "gen_ai.usage.details.cache_write_tokens",  # pydantic-ai
 )
 REASONING_TOKEN_KEYS = (
     "gen_ai.usage.reasoning.output_tokens",
     "gen_ai.usage.reasoning_tokens",  # OpenLIT
     "llm.token_count.completion_details.reasoning",
+    "gen_ai.usage.details.reasoning_tokens",  # pydantic-ai
 )
+# Provider usage objects carried whole, read for the breakdown a span lacks (payloads.py).
+LOGFIRE_RAW_USAGE_KEY = "gen_ai.usage.raw"  # JSON
+LITELLM_USAGE_OBJECT_KEY = "metadata.usage_object"  # a Python literal
 TOKEN_KEY_GROUPS = (
     INPUT_TOKEN_KEYS,
     OUTPUT_TOKEN_KEYS,
@@ -90,17 +101,30 @@ TOKEN_KEY_GROUPS = (
     REASONING_TOKEN_KEYS,
 )
 
-# A cost reported with the span, in USD. OpenLIT's `gen_ai.usage.cost` is OpenLIT's
-# own estimate from its bundled price list; OpenInference's is `llm.cost.total`.
-REPORTED_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
+# A cost the provider itself billed, in USD, set by a gateway or an instrumentation that
+# carries the provider's own figure (OpenRouter's usage.cost). It is the call's cost.
+BILLED_COST_KEY = "llmledger.billed_cost"
+# Costs other tools estimated from their own price lists, in USD, with the tool's name:
+# kept beside ours, never in its place. OpenLIT's list can be stale (and is 0 offline).
+REPORTED_COST_KEYS = (
+    ("gen_ai.usage.cost", "openlit"),
+    ("gen_ai.cost.total_cost", "litellm"),
+    ("operation.cost", "pydantic-ai"),
+    ("llm.cost.total", "openinference"),
+)
 
 STREAM_FLAG_KEYS = (
     "gen_ai.request.stream",
-    "llm.is_streaming",  # OpenLLMetry
+    "llm.is_streaming",  # OpenLLMetry, LiteLLM ("True")
     "gen_ai.request.is_stream",  # OpenLIT
 )
+TRUE_FLAGS = frozenset({"true", "1"})  # compared lowercased
+# logfire records a streamed call's answer as a log span with this message template.
+LOGFIRE_TEMPLATE_KEY = "logfire.msg_template"
+LOGFIRE_STREAM_TEMPLATE = "streaming response from"
 TIME_TO_FIRST_CHUNK_KEYS = (
     "gen_ai.response.time_to_first_chunk",
+    "gen_ai.client.operation.time_to_first_chunk",  # pydantic-ai
     "gen_ai.server.time_to_first_token",  # OpenLIT, also seconds
 )
 RESPONSE_SERVICE_TIER_KEYS = (
@@ -121,6 +145,9 @@ REQUEST_SERVICE_TIER_KEYS = (
     "gcp.gen_ai.request.service_tier",
     "mistral.request.service_tier",
 )
+
+# The llmledger budget guard refuses a call with these errors, before it is sent.
+REFUSED_ERROR_TYPES = frozenset({"BudgetExceededError", "BudgetServiceUnavailableError"})
 
 # Spans that orchestrate LLM calls rather than being one. They may carry the
 # summed usage of their children, which must not be counted again.
@@ -174,6 +201,11 @@ PROVIDER_NAMES = {
 
 # Service tiers that mean "standard price".
 STANDARD_SERVICE_TIERS = frozenset({"", "default", "auto", "standard", "standard_only"})
+
+# What llmledger adds to the trace row of an LLM span that is not counted as a call of its
+# own: the span (and trace) of the one that is.
+DUPLICATE_OF_KEY = "llmledger.duplicate_of"
+DUPLICATE_OF_TRACE_KEY = "llmledger.duplicate_of_trace"
 
 # Attribution.
 USER_ID_KEYS = ("user.id", "enduser.id")

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from llmledger.processor.record import LlmCall
 
 from .attribution import Attribution, resource_attribution
-from .conventions import SERVICE_NAME_KEY
+from .conventions import DUPLICATE_OF_KEY, DUPLICATE_OF_TRACE_KEY, SERVICE_NAME_KEY
 from .llm_call import is_llm_call, read_llm_call
-from .trace_rows import OTEL_TRACES_COLUMNS, STATUS_CODE_NAMES, trace_row
+from .trace_rows import OTEL_TRACES_COLUMNS, SPAN_ATTRIBUTES_INDEX, STATUS_CODE_NAMES, trace_row
 from .usage import InvalidSpan
 from .validation import span_problem
 from .values import attributes_text
@@ -19,6 +19,17 @@ from .wrappers import WrapperFilter
 MAX_ERRORS = 10
 SPAN_NAME_INDEX = OTEL_TRACES_COLUMNS.index("SpanName")
 SPAN_ID_INDEX = OTEL_TRACES_COLUMNS.index("SpanId")
+_STATUS_ERROR = 2
+
+
+def _exception_type(span) -> str:
+    """The type of the last exception a span recorded as an event ("" when none)."""
+    for event in reversed(span.events):
+        if event.name == "exception":
+            for kv in event.attributes:
+                if kv.key == "exception.type":
+                    return kv.value.string_value
+    return ""
 
 
 @dataclass(slots=True)
@@ -90,7 +101,8 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
                 span_id = span.span_id.hex()
                 parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
                 span_attributes = attributes_text(span.attributes)
-                if is_llm_call(span_attributes):
+                failed = span.status.code == _STATUS_ERROR
+                if is_llm_call(span_attributes, failed=failed):
                     if defaults is None:
                         defaults = resource_attribution(resource_attributes)
                     try:
@@ -104,6 +116,8 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
                             status=STATUS_CODE_NAMES.get(span.status.code, "Unset"),
                             service_name=service_name,
                             defaults=defaults,
+                            instrumentation=scope_name,
+                            exception_type=_exception_type(span) if failed else "",
                         )
                     except InvalidSpan as invalid:
                         result.reject(span, str(invalid))
@@ -125,9 +139,13 @@ def normalize_request(request, *, now_ns: int, wrappers: WrapperFilter | None = 
 
     if candidates:
         memory = wrappers if wrappers is not None else WrapperFilter(max_entries=2 * len(candidates))
-        is_wrapper = memory.mark_wrappers([call for call, _ in candidates])
-        for (call, row_index), wrapper in zip(candidates, is_wrapper):
-            if not wrapper:
+        wrapped = memory.mark_wrappers([call for call, _ in candidates])
+        for (call, row_index), child in zip(candidates, wrapped):
+            if child:
+                attributes = rows[row_index][SPAN_ATTRIBUTES_INDEX]
+                attributes[DUPLICATE_OF_KEY] = child
+                attributes[DUPLICATE_OF_TRACE_KEY] = call.trace_id
+            else:
                 result.calls.append(call)
                 result.call_rows.append(row_index)
     return result

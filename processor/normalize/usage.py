@@ -73,13 +73,27 @@ def _first_count(attributes: dict[str, str], keys: tuple[str, ...]) -> int | Non
     return None
 
 
-def read_usage(attributes: dict[str, str], *, input_excludes_cache: bool = False) -> Usage:
-    """The span's token counts, normalized; InvalidSpan for a bad count."""
+def has_breakdown(attributes: dict[str, str]) -> bool:
+    """Whether the span states all of its cache read, cache write and reasoning counts."""
+    return all(any(key in attributes for key in keys)
+               for keys in (CACHE_READ_TOKEN_KEYS, CACHE_WRITE_TOKEN_KEYS, REASONING_TOKEN_KEYS))
+
+
+def read_usage(attributes: dict[str, str], *, input_excludes_cache: bool = False,
+               embedded: dict[str, int] | None = None) -> Usage:
+    """The span's token counts, normalized; InvalidSpan for a bad count.
+
+    `embedded` holds the breakdown of a usage object the span carries whole (see
+    payloads.py): it fills the cache and reasoning counts the attributes do not state."""
     input_tokens = _first_count(attributes, INPUT_TOKEN_KEYS)
     output_tokens = _first_count(attributes, OUTPUT_TOKEN_KEYS)
     cache_read = _first_count(attributes, CACHE_READ_TOKEN_KEYS)
     cache_write = _first_count(attributes, CACHE_WRITE_TOKEN_KEYS)
     reasoning = _first_count(attributes, REASONING_TOKEN_KEYS)
+    if embedded and (input_tokens is not None or output_tokens is not None):
+        cache_read = embedded.get("cache_read") if cache_read is None else cache_read
+        cache_write = embedded.get("cache_write") if cache_write is None else cache_write
+        reasoning = embedded.get("reasoning") if reasoning is None else reasoning
     counts = (input_tokens, output_tokens, cache_read, cache_write, reasoning)
     if counts.count(None) == len(counts):
         return Usage()  # not reported: never estimated

@@ -88,10 +88,11 @@ def span_problem(span, now_ns: int) -> str | None:
 
 def call_problem(call: LlmCall) -> str | None:
     """Why this priced LLM call cannot be stored, or None. Runs for every call, so it checks
-    the cost only: its components are not negative (the price book refuses negative prices)
-    and add up to it, and token counts are bounded where they are parsed."""
-    cost = call.cost
-    if cost is not None and not _ZERO <= cost <= MAX_COST_USD:
-        what = "reported cost" if call.price_source == "reported" else "cost"
-        return f"{what} {cost} USD is outside 0 to {MAX_COST_USD:,} USD, the most one call can cost"
+    the amounts only: the cost and another tool's estimate of it lie within what one call
+    can cost (the price book refuses negative prices); token counts are bounded where they
+    are parsed."""
+    billed = "billed cost" if call.price_source == "billed" else "cost"
+    for what, amount in ((billed, call.cost), ("reported cost", call.reported_cost)):
+        if amount is not None and not _ZERO <= amount <= MAX_COST_USD:
+            return f"{what} {amount} USD is outside 0 to {MAX_COST_USD:,} USD, the most one call can cost"
     return None

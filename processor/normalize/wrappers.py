@@ -29,14 +29,14 @@ class WrapperFilter:
     """A bounded memory of recent LLM calls, shared across export requests (thread-safe).
 
     Each remembered call costs one or two small ints (hashes of trace id, parent span
-    id and token counts); past `max_entries` the oldest are forgotten.
+    id and token counts) and its span id; past `max_entries` the oldest are forgotten.
     """
 
     def __init__(self, max_entries: int = 200_000):
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
         self.max_entries = max_entries
-        self._seen: set[int] = set()
+        self._seen: dict[int, str] = {}  # key -> the span id of the child it was made from
         self._order: list[int] = []  # a ring of what `_seen` holds, oldest at `_next`
         self._next = 0
         self._lock = threading.Lock()
@@ -44,32 +44,34 @@ class WrapperFilter:
     def __len__(self) -> int:
         return len(self._seen)
 
-    def _add(self, key: int) -> None:
+    def _add(self, key: int, child_span_id: str) -> None:
         if key in self._seen:
             return
         if len(self._order) < self.max_entries:
             self._order.append(key)
         else:
-            self._seen.discard(self._order[self._next])
+            self._seen.pop(self._order[self._next], None)
             self._order[self._next] = key
             self._next = (self._next + 1) % self.max_entries
-        self._seen.add(key)
+        self._seen[key] = child_span_id
 
-    def mark_wrappers(self, calls: Sequence[LlmCall]) -> list[bool]:
-        """Remember `calls`, then tell for each whether it wraps a remembered direct child.
+    def mark_wrappers(self, calls: Sequence[LlmCall]) -> list[str]:
+        """Remember `calls`, then tell for each the span id of the remembered direct child
+        it wraps ("" when it wraps none).
 
         Remembering the whole batch first makes the order of spans in a request irrelevant.
         """
         with self._lock:
             for call in calls:
                 if call.parent_span_id and call.usage_reported:
-                    self._add(hash((call.trace_id, call.parent_span_id, call.input_tokens, call.output_tokens)))
-                    self._add(hash((call.trace_id, call.parent_span_id, _ANY_USAGE, _ANY_USAGE)))
+                    self._add(hash((call.trace_id, call.parent_span_id, call.input_tokens, call.output_tokens)),
+                              call.span_id)
+                    self._add(hash((call.trace_id, call.parent_span_id, _ANY_USAGE, _ANY_USAGE)), call.span_id)
             flags = []
             for call in calls:
                 if call.usage_reported:
                     key = hash((call.trace_id, call.span_id, call.input_tokens, call.output_tokens))
                 else:
                     key = hash((call.trace_id, call.span_id, _ANY_USAGE, _ANY_USAGE))
-                flags.append(key in self._seen)
+                flags.append(self._seen.get(key, ""))
             return flags

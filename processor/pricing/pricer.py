@@ -1,7 +1,11 @@
 """The pricing stage: fills in what each LLM call cost.
 
-Precedence: a cost the provider reported > the user's price book > the bundled
-catalog. The price is the one in force at the call's own timestamp.
+Precedence: a cost the provider billed > the user's price book > the bundled catalog.
+A cost another tool estimated (OpenLIT, LiteLLM, pydantic-ai) is never the cost: it is
+compared with ours and the disagreement flagged. Token counts a tool estimated are not
+priced at all, and a call that failed without usage or was refused by the budget guard
+has no cost and is not "unpriced" either. The price is the one in force at the call's
+own timestamp.
 
 Speed: finding a model and selecting its price is slow (the catalog matches model
 names against thousands of patterns), so the answer is cached per (provider, host,
@@ -77,14 +81,31 @@ class Pricer:
         self._schedules: dict[tuple[str, str, str, str, str], _Schedule] = {}
 
     def price(self, call: LlmCall) -> None:
-        """Fill call.cost, call.cost_details, call.price_source, call.price_version, call.unpriced."""
-        if _usable_reported_cost(call):
+        """Fill call.cost, call.cost_details, call.price_source, call.price_version, call.unpriced,
+        and call.reported_cost_disagrees."""
+        self._price(call)
+        if call.reported_cost is not None:
+            # Kept as the store keeps money: a tool's float noise past 12 places is rounded off.
+            call.reported_cost = store_scale(call.reported_cost)
+        call.reported_cost_disagrees = disagrees(call.reported_cost, call.cost)
+
+    def _price(self, call: LlmCall) -> None:
+        if call.status == "Refused" or (call.status == "Error" and not _has_tokens(call)):
+            # Never sent, or failed before it used anything: no cost, and nothing to price.
+            call.cost, call.cost_details = None, {}
+            call.price_source, call.price_version, call.unpriced = "", "", False
+            return
+        if _usable_billed_cost(call):
             # The provider's own bill; its split into components is not known.
-            call.cost, call.cost_details = store_scale(call.reported_cost), {}
-            call.price_source, call.price_version, call.unpriced = "reported", "reported", False
+            call.cost, call.cost_details = store_scale(call.billed_cost), {}
+            call.price_source, call.price_version, call.unpriced = "billed", "billed", False
             return
         if not call.usage_reported and not _has_tokens(call):
             self._leave_unpriced(call, "the span reported no token usage")
+            return
+        if call.usage_source == "estimated":
+            self._leave_unpriced(call, "its token counts were estimated by the instrumentation, not reported "
+                                       "by the provider")
             return
         quote = self.quote_for(call.provider, call.server_address, call.response_model, call.request_model,
                                call.service_tier, call.timestamp_ns)
@@ -199,12 +220,25 @@ def _book_card(entry: ModelEntry, tier: str) -> tuple[RateCard | None, str]:
     return card, ""
 
 
-def _usable_reported_cost(call: LlmCall) -> bool:
-    cost = call.reported_cost
+# A tool's estimate agrees with ours when within this share of the larger amount (its
+# float arithmetic and rounding), or within the absolute floor for tiny amounts.
+AGREEMENT_SHARE = Decimal("0.0001")
+AGREEMENT_FLOOR = Decimal("0.000000001")
+
+
+def disagrees(reported: Decimal | None, cost: Decimal | None) -> bool:
+    """Whether a tool's estimate and our cost differ beyond rounding (False when either is missing)."""
+    if reported is None or cost is None:
+        return False
+    return abs(reported - cost) > max(AGREEMENT_FLOOR, AGREEMENT_SHARE * max(abs(reported), abs(cost)))
+
+
+def _usable_billed_cost(call: LlmCall) -> bool:
+    cost = call.billed_cost
     if cost is None:
         return False
     if not isinstance(cost, Decimal) or not cost.is_finite() or cost < 0:
-        log.warning("ignoring an unusable reported cost %r for %s %r", cost, call.provider, call.model)
+        log.warning("ignoring an unusable billed cost %r for %s %r", cost, call.provider, call.model)
         return False
     return True
 

@@ -43,7 +43,7 @@ class SavingsPricer:
             call.saved_cost = None if requested is None else MONEY.subtract(requested, call.cost)
 
     def prompt_cache_saving(self, call: LlmCall) -> Decimal:
-        if not (call.cache_read_tokens or call.cache_write_tokens) or call.price_source in ("", "reported"):
+        if not (call.cache_read_tokens or call.cache_write_tokens) or call.price_source in ("", "billed", "reported"):
             return ZERO
         card = self._card(call, call.response_model, call.request_model, call.provider)
         if card is None or card.input is None:

@@ -1,35 +1,21 @@
-"""The messages both receivers answer with: export responses and `google.rpc.Status` errors."""
+"""The messages both receivers answer with: export responses (of any signal) and `google.rpc.Status` errors."""
 from __future__ import annotations
 
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
 from llmledger.processor.pipeline import SubmitResult
 
+from .signals import TRACES, Signal
 
-def export_response(result: SubmitResult) -> ExportTraceServiceResponse:
-    """Full success leaves `partial_success` unset; rejected spans (or a warning) fill it in."""
+
+def export_response(result: SubmitResult, signal: Signal = TRACES):
+    """Full success leaves `partial_success` unset; rejected items (or a warning) fill it in."""
     if result.rejected_spans <= 0 and not result.error_message:
-        return ExportTraceServiceResponse()
-    return ExportTraceServiceResponse(
-        partial_success=ExportTracePartialSuccess(
-            rejected_spans=max(result.rejected_spans, 0),
-            error_message=result.error_message,
-        )
-    )
-
-
-def span_count(request: ExportTraceServiceRequest) -> int:
-    return sum(
-        len(scope_spans.spans)
-        for resource_spans in request.resource_spans
-        for scope_spans in resource_spans.scope_spans
-    )
+        return signal.response_type()
+    partial = signal.partial_success_type(error_message=result.error_message)
+    setattr(partial, signal.rejected_field, max(result.rejected_spans, 0))
+    return signal.response_type(partial_success=partial)
 
 
 def error_status(code: int, message: str, *details) -> status_pb2.Status:

@@ -1,4 +1,4 @@
-"""Turn the bytes of an OTLP trace export into an `ExportTraceServiceRequest`.
+"""Turn the bytes of an OTLP export (traces, metrics or logs: see `signals`) into its request message.
 
 Protocol independent: the HTTP receiver uses all of it, the gRPC receiver only
 `parse_protobuf` (gRPC decompresses and caps sizes itself).
@@ -11,7 +11,8 @@ import re
 import zlib
 
 from google.protobuf import json_format, message
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from .signals import TRACES, Signal
 
 
 class DecodeError(Exception):
@@ -106,15 +107,17 @@ def _inflate_one(data: bytes, wbits: int, name: str, out: bytearray, max_bytes: 
     return decompressor.unused_data + view[position:].tobytes()
 
 
-def parse_protobuf(data: bytes) -> ExportTraceServiceRequest:
+def parse_protobuf(data: bytes, signal: Signal = TRACES):
+    name = signal.request_type.__name__
     try:
-        return ExportTraceServiceRequest.FromString(data)
+        return signal.request_type.FromString(data)
     except message.DecodeError as exc:
-        raise DecodeError(f"not a valid protobuf ExportTraceServiceRequest: {exc}") from None
+        raise DecodeError(f"not a valid protobuf {name}: {exc}") from None
 
 
-def parse_json(data: bytes) -> ExportTraceServiceRequest:
+def parse_json(data: bytes, signal: Signal = TRACES):
     """Parse OTLP/JSON: the protobuf JSON mapping, except that trace and span ids are hex."""
+    name = signal.request_type.__name__
     try:
         document = json.loads(data)
     except RecursionError:
@@ -124,46 +127,25 @@ def parse_json(data: bytes) -> ExportTraceServiceRequest:
     if not isinstance(document, dict):
         raise DecodeError(f"expected a JSON object, got {type(document).__name__}")
 
-    _hex_ids_to_base64(document)
+    _hex_ids_to_base64(document, signal)
     try:
-        return json_format.ParseDict(document, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+        return json_format.ParseDict(document, signal.request_type(), ignore_unknown_fields=True)
     except json_format.ParseError as exc:
-        raise DecodeError(f"not a valid OTLP/JSON ExportTraceServiceRequest: {exc}") from None
+        raise DecodeError(f"not a valid OTLP/JSON {name}: {exc}") from None
     except RecursionError:
         raise DecodeError("JSON is nested too deeply") from None
 
 
-# The OTLP/JSON spellings of the id fields; the protobuf JSON parser also accepts
-# the proto field names, so we convert both.
-_SPAN_ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
-_LINK_ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
-def _hex_ids_to_base64(document: dict) -> None:
-    """Rewrite every span and link id from OTLP's hex to the base64 the protobuf parser expects.
+def _hex_ids_to_base64(document: dict, signal: Signal) -> None:
+    """Rewrite every trace and span id from OTLP's hex to the base64 the protobuf parser expects.
 
     Without this the parser would silently base64-decode the hex text into wrong ids.
     Anything that is not shaped as expected is left for the parser to reject."""
-    for r, resource_spans in _items(document, "resourceSpans", "resource_spans"):
-        for s, scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
-            for i, span in _items(scope_spans, "spans"):
-                path = f"resourceSpans[{r}].scopeSpans[{s}].spans[{i}]"
-                _convert_ids(span, _SPAN_ID_FIELDS, path)
-                for k, link in _items(span, "links"):
-                    _convert_ids(link, _LINK_ID_FIELDS, f"{path}.links[{k}]")
-
-
-def _items(parent, *keys):
-    """(index, dict) for each object in the list that `parent` holds under any of `keys`."""
-    if not isinstance(parent, dict):
-        return
-    for key in keys:
-        children = parent.get(key)
-        if isinstance(children, list):
-            for index, child in enumerate(children):
-                if isinstance(child, dict):
-                    yield index, child
+    for path, holder, fields in signal.json_id_holders(document):
+        _convert_ids(holder, fields, path)
 
 
 def _convert_ids(obj: dict, fields: tuple[str, ...], path: str) -> None:

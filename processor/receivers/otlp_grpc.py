@@ -1,4 +1,5 @@
-"""OTLP/gRPC trace receiver: the TraceService's Export on a grpc.aio server.
+"""OTLP/gRPC receiver: Export of the TraceService, MetricsService and LogsService on one
+grpc.aio server, all three through the same servicer code (see `signals`).
 
 The request arrives as raw bytes and is parsed here, not by gRPC: a message
 gRPC fails to deserialize is answered INTERNAL, while OTLP wants bad data to be
@@ -16,8 +17,6 @@ from collections.abc import Callable, Mapping
 
 import anyio.to_thread
 import grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceServicer
 
 from llmledger.processor.pipeline import Backpressure, Principal
 from llmledger.processor.receivers.admission import InflightBytes, RequestSlots
@@ -25,16 +24,15 @@ from llmledger.processor.receivers.answers import (
     bad_request_status,
     export_response,
     retry_info,
-    span_count,
     unavailable_status,
 )
 from llmledger.processor.receivers.decode import PROTOBUF_THREAD_BYTES, DecodeError, parse_protobuf
+from llmledger.processor.receivers.signals import LOGS, METRICS, TRACES, Signal
 
 logger = logging.getLogger(__name__)
 
 Authenticate = Callable[[Mapping[str, str]], "Principal | None"]
 
-TRACE_SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 
 # The standard place for a google.rpc.Status with details (read by Go clients and the
 # Collector), and the key the OTel Python exporter reads its RetryInfo from.
@@ -42,17 +40,18 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 PYTHON_RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
 
-class TraceReceiver(TraceServiceServicer):
-    """Export(request bytes) -> ExportTraceServiceResponse; errors as OTLP/gRPC status codes."""
+class ExportReceiver:
+    """Export(request bytes) -> the signal's export response; errors as OTLP/gRPC status codes."""
 
-    def __init__(self, pipeline, authenticate: Authenticate | None = None, inflight: InflightBytes | None = None,
-                 slots: RequestSlots | None = None):
+    def __init__(self, signal: Signal, pipeline, authenticate: Authenticate | None = None,
+                 inflight: InflightBytes | None = None, slots: RequestSlots | None = None):
+        self._signal = signal
         self._pipeline = pipeline
         self._authenticate = authenticate
         self._inflight = inflight or InflightBytes(1 << 62)
         self._slots = slots or RequestSlots(1 << 30, wait_s=0)
 
-    async def Export(self, requests, context: grpc.aio.ServicerContext) -> ExportTraceServiceResponse:
+    async def Export(self, requests, context: grpc.aio.ServicerContext):
         """`requests` yields the one message of the call, as bytes, when it is read."""
         principal = None
         if self._authenticate is not None:
@@ -70,7 +69,7 @@ class TraceReceiver(TraceServiceServicer):
             async for request in requests:
                 break  # a unary call: its one message
             if request is None:
-                return ExportTraceServiceResponse()
+                return self._signal.response_type()
             if not self._inflight.try_acquire(len(request)):
                 await _abort_unavailable(context, "too many request bytes in flight; retry shortly",
                                          _OVERLOAD_RETRY_AFTER_S)
@@ -81,27 +80,28 @@ class TraceReceiver(TraceServiceServicer):
         finally:
             self._slots.release()
 
-    async def _export(self, request: bytes, principal, context) -> ExportTraceServiceResponse:
+    async def _export(self, request: bytes, principal, context):
+        signal = self._signal
         try:
             if len(request) >= PROTOBUF_THREAD_BYTES:
-                export = await anyio.to_thread.run_sync(parse_protobuf, request)
+                export = await anyio.to_thread.run_sync(parse_protobuf, request, signal)
             else:
-                export = parse_protobuf(request)
+                export = parse_protobuf(request, signal)
         except DecodeError as exc:
-            logger.debug("OTLP/gRPC request undecodable: %s", exc)
+            logger.debug("OTLP/gRPC %s request undecodable: %s", signal.name, exc)
             status = bad_request_status(str(exc), exc.field)
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, str(exc),
                 trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()),),
             )
 
-        if span_count(export) == 0:
-            return ExportTraceServiceResponse()
+        if signal.count(export) == 0:
+            return signal.response_type()
         try:
             result = await self._pipeline.submit(export, principal)
         except Backpressure as exc:
             await _abort_unavailable(context, exc.reason, exc.retry_after)
-        return export_response(result)
+        return export_response(result, signal)
 
 
 _OVERLOAD_RETRY_AFTER_S = 1
@@ -126,9 +126,12 @@ def build_grpc_server(
     max_request_bytes: int = 16 * 1024 * 1024,
     authenticate: Authenticate | None = None,
     inflight: InflightBytes | None = None,
+    metrics=None,
+    logs=None,
     max_concurrent_requests: int = 4,
 ) -> tuple[grpc.aio.Server, int]:
-    """A grpc.aio server with the trace receiver bound to host:port, and the port it got
+    """A grpc.aio server with the TraceService (for `pipeline`), and the MetricsService and
+    LogsService when their pipelines are given, bound to host:port, and the port it got
     (port 0 picks a free one). The caller starts and stops the server.
 
     Call from the running event loop. gRPC itself undoes `grpc-encoding: gzip` and
@@ -145,14 +148,19 @@ def build_grpc_server(
         # messages held 1.3 GiB this way, with one request taken at a time).
         ("grpc.http2.bdp_probe", 0),
     ])
-    receiver = TraceReceiver(pipeline, authenticate, inflight, RequestSlots(max_concurrent_requests))
-    export = grpc.stream_unary_rpc_method_handler(
-        receiver.Export,
-        request_deserializer=None,  # hand the raw bytes to Export
-        response_serializer=ExportTraceServiceResponse.SerializeToString,
-    )
-    service = grpc.method_handlers_generic_handler(TRACE_SERVICE, {"Export": export})
-    server.add_generic_rpc_handlers((service,))
+    # One count of bytes and one of requests for every signal.
+    inflight = inflight or InflightBytes(1 << 62)
+    slots = RequestSlots(max_concurrent_requests)
+    for signal, target in ((TRACES, pipeline), (METRICS, metrics), (LOGS, logs)):
+        if target is None:
+            continue
+        receiver = ExportReceiver(signal, target, authenticate, inflight, slots)
+        export = grpc.stream_unary_rpc_method_handler(
+            receiver.Export,
+            request_deserializer=None,  # hand the raw bytes to Export
+            response_serializer=signal.response_type.SerializeToString,
+        )
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": export}),))
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     bound_port = server.add_insecure_port(address)
     return server, bound_port

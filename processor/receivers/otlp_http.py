@@ -1,9 +1,12 @@
-"""OTLP/HTTP trace receiver: POST /v1/traces, protobuf or JSON, optionally gzip-compressed.
+"""OTLP/HTTP receiver: POST /v1/traces, /v1/metrics and /v1/logs, protobuf or JSON,
+optionally gzip-compressed. All three signals go through the same endpoint code
+(see `signals`): the same limits, authentication and answers.
 
 Status codes follow the OTLP/HTTP specification: 200 (with `partial_success`
 when spans were rejected), 400 undecodable, 405 not a POST, 413 over the size
 cap (as sent or decompressed), 415 unsupported media type or content encoding,
-503 with Retry-After when the pipeline pushes back. Error bodies are a
+503 with Retry-After when the pipeline pushes back (also when too many request bytes
+are in flight, counted across all signals and both receivers). Error bodies are a
 `google.rpc.Status` in the request's encoding (JSON when that is unknown).
 """
 from __future__ import annotations
@@ -15,10 +18,6 @@ import anyio.to_thread
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,7 +28,6 @@ from llmledger.processor.receivers.answers import (
     bad_request_status,
     error_status,
     export_response,
-    span_count,
     unavailable_status,
 )
 from llmledger.processor.receivers.decode import (
@@ -43,12 +41,12 @@ from llmledger.processor.receivers.decode import (
     parse_json,
     parse_protobuf,
 )
+from llmledger.processor.receivers.signals import LOGS, METRICS, TRACES, Signal
 
 logger = logging.getLogger(__name__)
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-TRACES_PATH = "/v1/traces"
 
 Authenticate = Callable[[Mapping[str, str]], "Principal | None"]
 
@@ -59,28 +57,37 @@ def otlp_http_routes(
     max_request_bytes: int = 16 * 1024 * 1024,
     authenticate: Authenticate | None = None,
     inflight: InflightBytes | None = None,
+    metrics=None,
+    logs=None,
 ) -> list[Route]:
-    """The Starlette routes of the OTLP/HTTP trace receiver.
+    """The Starlette routes of the OTLP/HTTP receiver: /v1/traces for `pipeline`, and
+    /v1/metrics and /v1/logs for the `metrics` and `logs` pipelines when given.
 
-    `pipeline.submit(request, principal)` is awaited with each decoded request
-    that carries spans. `authenticate(headers)` returns the caller's Principal
-    (or None) and raises PermissionError for a bad key."""
+    Each pipeline's `submit(request, principal)` is awaited with each decoded request
+    that carries items. `authenticate(headers)` returns the caller's Principal (or
+    None) and raises PermissionError for a bad key."""
     if max_request_bytes <= 0:
         raise ValueError(f"max_request_bytes must be positive, got {max_request_bytes}")
-    receiver = _TracesEndpoint(pipeline, max_request_bytes, authenticate, inflight)
-    return [Route(TRACES_PATH, receiver, name="otlp_traces")]
+    inflight = inflight or InflightBytes(1 << 62)  # one count for every signal
+    routes = []
+    for signal, target in ((TRACES, pipeline), (METRICS, metrics), (LOGS, logs)):
+        if target is not None:
+            endpoint = _ExportEndpoint(signal, target, max_request_bytes, authenticate, inflight)
+            routes.append(Route(signal.http_path, endpoint, name=f"otlp_{signal.name}"))
+    return routes
 
 
-class _TracesEndpoint:
+class _ExportEndpoint:
     """A plain ASGI app, so that Starlette passes every method through and a GET gets an
     OTLP-shaped 405 from `handle`."""
 
-    def __init__(self, pipeline, max_request_bytes: int, authenticate: Authenticate | None,
-                 inflight: InflightBytes | None):
+    def __init__(self, signal: Signal, pipeline, max_request_bytes: int, authenticate: Authenticate | None,
+                 inflight: InflightBytes):
+        self._signal = signal
         self._pipeline = pipeline
         self._max_bytes = max_request_bytes
         self._authenticate = authenticate
-        self._inflight = inflight or InflightBytes(1 << 62)
+        self._inflight = inflight
 
     async def __call__(self, scope, receive, send) -> None:
         body = _BodyTracker(receive)
@@ -134,21 +141,22 @@ class _TracesEndpoint:
             self._inflight.release(held)
 
     async def _decode_and_submit(self, body: bytes, content_encoding, media: str, principal) -> Response:
+        signal = self._signal
         try:
-            export = await _decode_body(body, content_encoding, media, self._max_bytes, self._inflight)
+            export = await _decode_body(body, content_encoding, media, self._max_bytes, self._inflight, signal)
         except DecodeError as exc:
-            logger.debug("OTLP/HTTP request undecodable: %s", exc)
+            logger.debug("OTLP/HTTP %s request undecodable: %s", signal.name, exc)
             return _respond(bad_request_status(str(exc), exc.field), media, 400)
 
-        if span_count(export) == 0:
+        if signal.count(export) == 0:
             # The spec asks for success on an empty request; the pipeline has nothing to do.
-            return _respond(ExportTraceServiceResponse(), media)
+            return _respond(signal.response_type(), media)
         try:
             result = await self._pipeline.submit(export, principal)
         except Backpressure as exc:
             status = unavailable_status(exc.reason, exc.retry_after)
             return _respond(status, media, 503, headers={"Retry-After": str(exc.retry_after)})
-        return _respond(export_response(result), media)
+        return _respond(export_response(result, signal), media)
 
 
 def _media_type(content_type: str | None) -> str | None:
@@ -227,31 +235,31 @@ class _BodyTracker:
 
 
 async def _decode_body(
-    body: bytes, content_encoding: str | None, media: str, max_bytes: int, inflight: InflightBytes
-) -> ExportTraceServiceRequest:
+    body: bytes, content_encoding: str | None, media: str, max_bytes: int, inflight: InflightBytes, signal: Signal
+):
     # Inflating is fast (and capped); parsing is the slow part, moved off the loop when big.
     data = decompress(body, content_encoding, max_bytes)
     if not data:
-        return ExportTraceServiceRequest()
+        return signal.request_type()
     if data is not body:
         # The inflated copy lives while the request is parsed: count it, then let it go.
         if not inflight.try_acquire(len(data)):
             raise _OverCapacity("too many request bytes in flight; retry shortly")
         try:
-            return await _parse(data, media)
+            return await _parse(data, media, signal)
         finally:
             inflight.release(len(data))
-    return await _parse(data, media)
+    return await _parse(data, media, signal)
 
 
-async def _parse(data: bytes, media: str) -> ExportTraceServiceRequest:
+async def _parse(data: bytes, media: str, signal: Signal):
     if media == JSON:
         parse, thread_bytes = parse_json, JSON_THREAD_BYTES
     else:
         parse, thread_bytes = parse_protobuf, PROTOBUF_THREAD_BYTES
     if len(data) >= thread_bytes:
-        return await anyio.to_thread.run_sync(parse, data)
-    return parse(data)
+        return await anyio.to_thread.run_sync(parse, data, signal)
+    return parse(data, signal)
 
 
 def _respond(message: Message, media: str | None, status_code: int = 200, headers=None) -> Response:

@@ -24,8 +24,14 @@ log = logging.getLogger(__name__)
 # retention setting -> (table, the time its rows age by). One line per table: a new table
 # joins the key whose rows it holds, or a new key in config.SETTINGS["retention"].
 RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    # The raw telemetry as received: spans, and the log records and metric points beside them.
     "raw_spans_days": (("otel_traces", "toDateTime(Timestamp)"),
-                       ("otel_traces_trace_id_ts", "End")),
+                       ("otel_traces_trace_id_ts", "End"),
+                       ("otel_logs", "TimestampTime"),
+                       *((table, "TimeUnix") for table in ("otel_metrics_sum", "otel_metrics_gauge",
+                                                            "otel_metrics_histogram",
+                                                            "otel_metrics_exponential_histogram",
+                                                            "otel_metrics_summary"))),
     "llm_spans_days": (("llm_spans", "toDateTime(timestamp)"),),
     "rollups_days": (("llm_cost_hourly", "hour"),
                      ("llm_cost_daily_by_user", "day"),

@@ -10,9 +10,10 @@ import threading
 from collections import deque
 
 from .log import LogFull
+from .payload import row_count
 from .recovery import RecoveryReport
 
-_ROW_BYTES = 2000  # rough memory of one span's rows, for the bound
+_ROW_BYTES = 2000  # rough memory of one row, for the bound
 
 
 class MemoryLog:
@@ -28,8 +29,8 @@ class MemoryLog:
         self.recovery = RecoveryReport(segments=0, records=0, replayable_records=0, committed_seq=0,
                                        pending_batch=None)
 
-    def append(self, payload: tuple[list, list]) -> int:
-        size = (len(payload[0]) + 1) * _ROW_BYTES
+    def append(self, payload: dict[str, list[list]]) -> int:
+        size = (row_count(payload) + 1) * _ROW_BYTES
         with self._cond:
             if self._bytes + size > self._max_bytes:
                 raise LogFull(f"the in-memory log holds {self._bytes} bytes, its bound is {self._max_bytes}")

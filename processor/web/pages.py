@@ -16,7 +16,7 @@ from .. import analytics
 from .. import format as fmt
 from ..analytics.dimensions import IN_HOURLY_ROLLUP, parse_dimension
 from ..analytics.prices import TIERS
-from ..analytics.sources import MEASURES
+from ..analytics.sources import MEASURES, add_costs
 from .charts import chart, epoch, series
 from .view import FILTERS, BadRequest, View, Viewer
 
@@ -72,7 +72,7 @@ def breakdown(page: PageContext) -> Page:
     by, split = _breakdown_dimensions(view)
     sort, descending = _sort(view)
     rows = analytics.cost_by(page.run, by, view.start, view.end, filters=view.filters)
-    total = sum((r.cost for r in rows), Decimal(0))
+    total = add_costs(r.cost for r in rows)
     rows.sort(key=lambda r: _sort_key(r, sort), reverse=descending)
     matrix = None
     if split:
@@ -237,7 +237,8 @@ def _matrix(matrix: analytics.CostMatrix) -> dict:
         column = cell.column if cell.column not in rest else analytics.OTHER
         before = cells.get((cell.row, column))
         cells[(cell.row, column)] = cell if before is None else analytics.Spend(
-            **{name: getattr(before, name) + getattr(cell, name) for name in MEASURES})
+            cost=add_costs((before.cost, cell.cost)),
+            **{name: getattr(before, name) + getattr(cell, name) for name in MEASURES if name != "cost"})
     columns = shown + ([analytics.OTHER] if rest else [])
     return {"columns": columns, "rows": matrix.rows, "cells": cells, "row_dimension": matrix.row_dimension,
             "column_dimension": matrix.column_dimension}
@@ -272,7 +273,10 @@ def _sort(view: View) -> tuple[str, bool]:
 
 
 def _sort_key(row, sort: str):
-    return row.key if sort == "key" else getattr(row, sort)
+    if sort == "key":
+        return row.key
+    value = getattr(row, sort)
+    return (value is not None, value or 0)  # an unpriced cost below every known one
 
 
 def _int_param(view: View, name: str, default: int, lowest: int, highest: int) -> int:

@@ -23,9 +23,11 @@ def within(calls, start: datetime, end: datetime) -> list[LlmCall]:
 
 
 def spend(calls) -> dict:
-    """The Spend fields of a group of calls, added up here."""
+    """The Spend fields of a group of calls, added up here. Calls none of which is priced
+    have no cost (None), not a cost of 0; no calls at all cost 0."""
+    priced = [c.cost for c in calls if c.cost is not None]
     return {
-        "cost": sum((c.cost for c in calls if c.cost is not None), Decimal(0)),
+        "cost": sum(priced, Decimal(0)) if priced or not calls else None,
         "requests": len(calls),
         "unpriced_requests": sum(1 for c in calls if c.unpriced),
         "errors": sum(1 for c in calls if c.status == "Error"),
@@ -47,8 +49,11 @@ def grouped(calls, key) -> dict:
 
 
 def ranked(groups: dict) -> list:
-    """Keys in the reports' order: most expensive first, then most requests, then by name."""
-    return sorted(groups, key=lambda k: (-groups[k]["cost"], -groups[k]["requests"], k))
+    """Keys in the reports' order: most expensive first (unpriced last), then most requests, then by name."""
+    def order(k):
+        cost = groups[k]["cost"]
+        return (cost is None, -(cost or 0), -groups[k]["requests"], k)
+    return sorted(groups, key=order)
 
 
 def spend_of(record) -> dict:

@@ -51,10 +51,11 @@ def test_cost_by_a_range_that_does_not_start_on_the_hour(month, month_calls, dim
     assert _as_table(rows) == _expected_table(within(month_calls, ODD_START, ODD_END), KEYS[dimension])
 
 
-def test_unpriced_calls_are_counted_beside_the_cost(month, month_calls):
-    lab = next(row for row in cost_by(month, "app", MONTH_START, MONTH_END) if row.key == "lab")
-    lab_calls = [c for c in month_calls if c.app == "lab"]
-    assert lab.cost == 0 and lab.requests == lab.unpriced_requests == len(lab_calls) > 0
+@pytest.mark.parametrize("end", [MONTH_END, ODD_END], ids=["rollup", "calls"])
+def test_a_group_of_unpriced_calls_has_no_cost_not_a_cost_of_0(month, month_calls, end):
+    lab = next(row for row in cost_by(month, "app", MONTH_START, end) if row.key == "lab")
+    lab_calls = [c for c in within(month_calls, MONTH_START, end) if c.app == "lab"]
+    assert lab.cost is None and lab.requests == lab.unpriced_requests == len(lab_calls) > 0
 
 
 @pytest.mark.parametrize("filters, keep", [
@@ -103,7 +104,8 @@ def test_hourly_trend_split_by_a_dimension(month, month_calls):
     points = cost_trend(month, "hour", start, end, dimension="model")
     expected = grouped(within(month_calls, start, end),
                        lambda c: (at(c).replace(minute=0, second=0, microsecond=0), c.model))
-    order = sorted(expected, key=lambda k: (k[0], -expected[k]["cost"], -expected[k]["requests"], k[1]))
+    order = sorted(expected, key=lambda k: (k[0], expected[k]["cost"] is None, -(expected[k]["cost"] or 0),
+                                            -expected[k]["requests"], k[1]))
     assert [((p.bucket, p.key), spend_of(p)) for p in points] == [(k, expected[k]) for k in order]
     assert points[0].bucket == start and points[0].bucket.tzinfo is not None
 

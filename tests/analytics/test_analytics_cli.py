@@ -50,9 +50,11 @@ def test_costs_by_app_as_a_table(capsys, month, month_calls):
     header, rows = _table(out)
     assert status == 0 and header[:4] == ["app", "cost", "calls", "unpriced"]
     expected = grouped(month_calls, lambda c: c.app)
-    # Money for people: cents, thousands separators; an app whose every call is unpriced costs n/a, not $0.00.
+    # Money for people: cents, thousands separators; an app whose every call is unpriced has
+    # no cost, printed as n/a (never as $0.00).
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        (app, "n/a" if app == "lab" else money(expected[app]["cost"]), f"{expected[app]['requests']:,}")
+        (app, "n/a" if expected[app]["cost"] is None else money(expected[app]["cost"]),
+         f"{expected[app]['requests']:,}")
         for app in ranked(expected)]
     total = sum(g["requests"] for g in expected.values())
     assert out.strip().splitlines()[-1].startswith(f"{len(expected)} apps, {total:,} calls, $")

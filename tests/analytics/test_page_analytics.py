@@ -57,12 +57,13 @@ def test_top_with_share_adds_up_to_the_total(month, month_calls):
     top = top_with_share(month, "model", MONTH_START, MONTH_END, limit=3)
     groups = grouped(month_calls, lambda c: c.model)
     assert [row.key for row in top.rows] == ranked(groups)[:3]
-    total = sum((g["cost"] for g in groups.values()), Decimal(0))
+    total = sum((g["cost"] for g in groups.values() if g["cost"] is not None), Decimal(0))
     assert top.total.cost == total
     for row in top.rows:
         assert row.share == groups[row.key]["cost"] / total
     rest = [k for k in groups if k not in {row.key for row in top.rows}]
-    assert top.others.cost == sum((groups[k]["cost"] for k in rest), Decimal(0))
+    # An unpriced model among the rest adds nothing to their cost.
+    assert top.others.cost == sum((groups[k]["cost"] for k in rest if groups[k]["cost"] is not None), Decimal(0))
     assert top.others.requests == sum(groups[k]["requests"] for k in rest)
 
 
@@ -103,7 +104,7 @@ def test_stacked_trend_series_stack_to_the_totals(month, month_calls):
     for i in range(7):
         assert sum(s.costs[i] for s in trend.series) == trend.totals[i]
     models = grouped(calls, lambda c: c.model)
-    assert [s.key for s in trend.series[:3]] == sorted(models, key=lambda k: (-models[k]["cost"], k))[:3]
+    assert [s.key for s in trend.series[:3]] == sorted(models, key=lambda k: (-(models[k]["cost"] or 0), k))[:3]
 
 
 def test_stacked_trend_fills_hours_without_calls_with_zero(month):

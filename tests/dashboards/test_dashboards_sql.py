@@ -374,7 +374,8 @@ def test_totals_for_a_multi_value_selection(store, dashboard):
 def test_a_value_with_an_apostrophe_selects_its_calls(store, dashboard):
     assert rows(store, dashboard, "Requests", team=["o'neil-lab"]) == [(1,)]
     assert rows(store, dashboard, "Unpriced calls", team=["o'neil-lab"]) == [(1,)]
-    assert rows(store, dashboard, "Total cost", team=["o'neil-lab"]) == [(Decimal(0),)]
+    # Its one call is unpriced: the panel shows no cost rather than $0.
+    assert rows(store, dashboard, "Total cost", team=["o'neil-lab"]) == [(None,)]
 
 
 def test_cost_over_time_by_model(store, dashboard):
@@ -384,7 +385,7 @@ def test_cost_over_time_by_model(store, dashboard):
         (ten, "gpt-4o-mini"): Decimal("0.00045"),
         (ten, "gpt-4o"): Decimal("0.00475"),
         (eleven, "claude-sonnet-4"): Decimal("0.0234"),
-        (eleven, "my-finetune"): Decimal(0),
+        (eleven, "my-finetune"): None,  # unpriced: no cost, not $0
     }
 
 
@@ -397,13 +398,13 @@ def test_cost_by_app_team_and_feature(store, dashboard):
     assert rows(store, dashboard, "Cost by team") == [
         ("growth", Decimal("0.0234"), 1, 11000, 0),
         ("cx", Decimal("0.0052"), 2, 3600, 0),
-        ("o'neil-lab", Decimal(0), 1, 330, 1),
+        ("o'neil-lab", None, 1, 330, 1),  # its one call is unpriced
     ]
     assert rows(store, dashboard, "Cost by feature") == [
         ("rerank", Decimal("0.0234"), 1, 11000, 0),
         ("summarize", Decimal("0.00475"), 1, 2100, 0),
         ("chat", Decimal("0.00045"), 1, 1500, 0),
-        ("(none)", Decimal(0), 1, 330, 1),
+        ("(none)", None, 1, 330, 1),
     ]
 
 

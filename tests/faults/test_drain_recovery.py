@@ -14,13 +14,16 @@ from llmledger.processor.dead_letters import DeadLetters, SplitBatch
 from llmledger.processor.drain import LogDrain
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 from llmledger.processor.normalize import OTEL_TRACES_COLUMNS, normalize_request
-from llmledger.processor.pipeline import encode_batch
 from llmledger.processor.pricing import Pricer
 from llmledger.processor.telemetry import ProcessorMetrics
-from llmledger.processor.wal import WriteAheadLog
+from llmledger.processor.wal import WriteAheadLog, encode_rows
 
 LOG_ID = "test-log"
 SPANS = 5
+
+
+def _logged(trace_rows: list[list], llm_rows: list[list]) -> bytes:
+    return encode_rows({"otel_traces": trace_rows, "llm_spans": llm_rows})
 
 
 def _record(number: int) -> tuple[list[list], list[list]]:
@@ -63,7 +66,7 @@ def test_a_failure_inside_the_drain_is_logged_counted_and_the_drain_starts_over(
     metrics = ProcessorMetrics()
     with WriteAheadLog(tmp_path / "wal") as wal:
         for number in range(3):
-            wal.append(encode_batch(*_record(number)))
+            wal.append(_logged(*_record(number)))
         drain = _drain(wal, clickhouse, tmp_path, metrics, open_writer)
         with caplog.at_level(logging.ERROR, logger="llmledger.processor.drain"):
             drain.start()
@@ -84,12 +87,12 @@ def test_a_crash_while_setting_records_aside_stores_nothing_twice_and_nothing_se
     dead_letters = DeadLetters(tmp_path / "dead-letter.jsonl")
     with WriteAheadLog(tmp_path / "wal") as wal:
         for rows in records:
-            wal.append(encode_batch(*rows))
+            wal.append(_logged(*rows))
         wal.begin_batch(1, 3)
-    dead_letters.begin_split(SplitBatch(LOG_ID, 1, 3, traces_stored=False))
+    dead_letters.begin_split(SplitBatch(LOG_ID, 1, 3, stored=frozenset()))
     ClickHouseWriter(clickhouse, OTEL_TRACES_COLUMNS).write(*records[0], token=f"{LOG_ID}-1-3-1")
     dead_letters.append(log_id=LOG_ID, seq=2, table="otel_traces", reason="rejected before the crash",
-                        payload=encode_batch(*records[1]))
+                        payload=_logged(*records[1]))
     with open(dead_letters.path, "a") as torn:  # and the crash tore a second entry half way
         torn.write('{"log_id": "test-log", "seq": 3, "tab')
 

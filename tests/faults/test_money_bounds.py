@@ -31,7 +31,7 @@ def test_two_costs_of_9e25_are_refused_rather_than_wrapping_the_sum(service):
 
 def test_calls_at_the_bounds_add_up_exactly_in_every_rollup(service):
     # 400 calls at the largest accepted cost and token counts, in 4 requests.
-    at_bounds = {**CHAT, "gen_ai.usage.cost": str(MAX_COST_USD), "gen_ai.usage.input_tokens": LIMIT,
+    at_bounds = {**CHAT, "llmledger.billed_cost": str(MAX_COST_USD), "gen_ai.usage.input_tokens": LIMIT,
                  "gen_ai.usage.output_tokens": LIMIT, "gen_ai.usage.cache_read.input_tokens": LIMIT,
                  "gen_ai.usage.cache_write.input_tokens": LIMIT, "gen_ai.usage.reasoning.output_tokens": LIMIT,
                  "user.id": "big-spender"}

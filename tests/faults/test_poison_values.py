@@ -39,10 +39,10 @@ def test_poison_values_reject_their_span_and_the_siblings_are_stored(service):
     siblings = [
         span(1, "plain chat", CHAT),
         span(2, "at the last storable instant", {"http.route": "/y"}, events=[("end of time", 2**63 - 1)]),
-        span(3, "costs exactly the bound", {**CHAT, "gen_ai.usage.cost": "1000000"}),
+        span(3, "costs exactly the bound", {**CHAT, "llmledger.billed_cost": "1000000"}),
         span(4, "a 4 MiB attribute", {**CHAT, "llm.prompt": "x" * (4 << 20)}),
         span(5, "nul bytes and emoji", {**CHAT, "user.id": "a\x00b \U0001f600"}),
-        span(6, "a picodollar", {**CHAT, "gen_ai.usage.cost": "0.000000000001"}),
+        span(6, "a picodollar", {**CHAT, "llmledger.billed_cost": "0.000000000001"}),
     ]
     status, answer = post(service, request_of(*[s for s, _ in poison], *siblings))
     assert status == 200
@@ -62,8 +62,8 @@ def test_poison_values_reject_their_span_and_the_siblings_are_stored(service):
                           "ORDER BY span_id")
     assert [(c["span_id"][-1], c["cost"], c["price_source"]) for c in calls] == [
         # gpt-4o-mini: 1000 × 0.15/1M + 100 × 0.60/1M = 0.00015 + 0.00006 = 0.00021
-        ("1", "0.00021", "catalog"), ("3", "1000000", "reported"), ("4", "0.00021", "catalog"),
-        ("5", "0.00021", "catalog"), ("6", "0.000000000001", "reported")]
+        ("1", "0.00021", "catalog"), ("3", "1000000", "billed"), ("4", "0.00021", "catalog"),
+        ("5", "0.00021", "catalog"), ("6", "0.000000000001", "billed")]
     assert calls[3]["user_id"] == "a\x00b \U0001f600"
     assert not (service.data_dir / "dead-letter.jsonl").exists()
 

@@ -11,7 +11,10 @@ completions send a final usage chunk only when the request asks for it with
 
 The usage figures are constants below so tests can state them literally.
 `fail_next(status)`, `delay_next(seconds)` and `break_next_stream()` script the
-next request; `requests` records what arrived. The server also works as a plain
+next request; a request whose body contains `[[fail 500]]` (any status) fails with it,
+for clients in another process that cannot script the server; `requests` records what
+arrived. With `unique_ids=True` every answer carries its own id (`chatcmpl-fake-7`),
+as a real provider's do, instead of the fixed ids below. The server also works as a plain
 HTTP forward proxy (absolute request URLs), so a client can be pointed at a
 real-looking host name (e.g. an Azure endpoint) without any name lookup.
 """
@@ -19,12 +22,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+_FAIL_MARKER = re.compile(r"\[\[fail (\d{3})\]\]")
 
 CREATED = 1_750_000_000
 
@@ -91,8 +97,10 @@ class ReceivedRequest:
 
 
 class FakeOpenAI:
-    def __init__(self) -> None:
+    def __init__(self, *, unique_ids: bool = False) -> None:
         self.requests: list[ReceivedRequest] = []  # what arrived, in order
+        self.unique_ids = unique_ids
+        self._answers = 0
         self._script: list[tuple[str, object]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -139,6 +147,18 @@ class FakeOpenAI:
         with self._lock:
             return self._script.pop(0) if self._script else None
 
+    def _fail_now(self, status: int) -> None:
+        with self._lock:
+            self._script.insert(0, ("fail", status))
+
+    def _id(self, fixed: str) -> str:
+        """The answer's id: `fixed`, or with unique ids its stem and a running number."""
+        if not self.unique_ids:
+            return fixed
+        with self._lock:
+            self._answers += 1
+            return f"{fixed[:-1]}{self._answers}" if fixed[-1] == "1" else f"{fixed}-{self._answers}"
+
 
 def _handler_for(fake: FakeOpenAI):
     class Handler(BaseHTTPRequestHandler):
@@ -153,6 +173,9 @@ def _handler_for(fake: FakeOpenAI):
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
+            failure = _FAIL_MARKER.search(raw.decode("utf-8", "replace"))
+            if failure:
+                fake._fail_now(int(failure.group(1)))
             path = urlsplit(self.path).path
             fake.requests.append(ReceivedRequest("POST", self.path, path, dict(self.headers), body))
             try:
@@ -177,16 +200,18 @@ def _handler_for(fake: FakeOpenAI):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             if path.endswith("/chat/completions"):
                 if streaming:
-                    return self._sse(_chat_chunks(served, include_usage), broken)
-                return self._json(200, _chat_completion(served, body))
+                    return self._sse(_with_id(_chat_chunks(served, include_usage),
+                                              fake._id("chatcmpl-fake-stream")), broken)
+                return self._json(200, {**_chat_completion(served, body), "id": fake._id("chatcmpl-fake-1")})
             if path.endswith("/responses"):
                 if streaming:
-                    return self._sse(_response_events(served), broken)
-                return self._json(200, _response(served, "completed"))
+                    return self._sse(_with_id(_response_events(served), fake._id("resp_fake_1")), broken)
+                return self._json(200, {**_response(served, "completed"), "id": fake._id("resp_fake_1")})
             if path.endswith("/completions"):
                 if streaming:
-                    return self._sse(_completion_chunks(served, include_usage), broken)
-                return self._json(200, _completion(served))
+                    return self._sse(_with_id(_completion_chunks(served, include_usage),
+                                              fake._id("cmpl-fake-stream")), broken)
+                return self._json(200, {**_completion(served), "id": fake._id("cmpl-fake-1")})
             if path.endswith("/embeddings"):
                 return self._json(200, _embeddings(served, body))
             return self._json(404, {"error": {"message": f"no route {path}", "type": "invalid_request_error"}})
@@ -217,6 +242,17 @@ def _handler_for(fake: FakeOpenAI):
                 self.wfile.flush()
 
     return Handler
+
+
+def _with_id(events: list, answer_id: str) -> list:
+    """A stream's events with `answer_id` as the id of its chunks or its response."""
+    for _, data in events:
+        if isinstance(data, dict):
+            if "response" in data:
+                data["response"]["id"] = answer_id
+            elif "id" in data:
+                data["id"] = answer_id
+    return events
 
 
 def _chat_completion(model: str, body: dict) -> dict:

@@ -74,8 +74,12 @@ def test_a_spent_hard_budget_stops_the_call_before_it_is_sent(guarded):
             time.sleep(0.2)
     assert len(fake.requests) == sent  # the refused call never reached the provider
     assert refused.value.budget_id == "capped-app" and refused.value.retry_after > 0
-    # The refusal is visible in the traces, as an errored span without tokens or cost.
+    # The refusal is visible in the traces, as an errored span without tokens or cost, and
+    # in the ledger as a refused call: not an unpriced one, and costing nothing.
     assert service.wait_for("SELECT count() FROM otel_traces WHERE StatusCode = 'Error'", 1) == 1
+    assert service.wait_for("SELECT count() FROM v_llm_calls WHERE status = 'Refused'", 1) == 1
+    assert service.query("SELECT cost, unpriced FROM v_llm_calls WHERE status = 'Refused'") == [
+        {"cost": None, "unpriced": 0}]
 
 
 def test_a_degrading_budget_swaps_in_the_cheaper_model(guarded):

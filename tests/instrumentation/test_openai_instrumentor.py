@@ -51,7 +51,7 @@ def test_registered_for_opentelemetry_instrument():
     [entry_point] = [e for e in importlib.metadata.entry_points(group="opentelemetry_instrumentor")
                      if e.name == "openai"]
     assert entry_point.load() is OpenAIInstrumentor
-    assert OpenAIInstrumentor().instrumentation_dependencies() == ("openai >= 1.0",)
+    assert OpenAIInstrumentor().instrumentation_dependencies() == ("openai >= 1.0, < 4",)
 
 
 def test_importing_the_instrumentation_imports_no_sdk_or_http_library():

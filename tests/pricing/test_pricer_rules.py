@@ -32,11 +32,11 @@ def pricer() -> Pricer:
     return Pricer(PriceBook.from_text(BOOK, "book.yaml"))
 
 
-def test_reported_cost_beats_the_price_book(pricer):
+def test_a_billed_cost_beats_the_price_book(pricer):
     call = make_call(provider="openai", response_model="gpt-4o-mini", input_tokens=1_000, output_tokens=1_000,
-                     reported_cost=Decimal("0.00123"))
+                     billed_cost=Decimal("0.00123"))
     pricer.price(call)
-    assert (call.cost, call.price_source, call.unpriced) == (Decimal("0.00123"), "reported", False)
+    assert (call.cost, call.price_source, call.unpriced) == (Decimal("0.00123"), "billed", False)
     assert call.cost_details == {}  # the provider's bill has no split into components
 
 
@@ -62,9 +62,9 @@ def test_discount_from_the_book_applies_to_the_catalog_price(pricer):
     assert call.cost == Decimal("0.00432")  # (1,000 x 0.80 / 1M + 1,000 x 4 / 1M) x 0.90
 
 
-def test_unusable_reported_cost_is_ignored(pricer):
+def test_unusable_billed_cost_is_ignored(pricer):
     call = make_call(provider="openai", response_model="gpt-4o", input_tokens=1_000, output_tokens=1_000,
-                     reported_cost=Decimal("-1"))
+                     billed_cost=Decimal("-1"))
     pricer.price(call)
     assert call.price_source == "catalog" and call.cost == Decimal("0.0125")
 
@@ -105,9 +105,9 @@ def test_a_call_without_a_model_name_is_unpriced(pricer):
 
 def test_repricing_a_call_overwrites_an_earlier_result(pricer):
     call = make_call(provider="openai", response_model="gpt-4o", input_tokens=1_000, output_tokens=1_000,
-                     reported_cost=Decimal("0.5"))
+                     billed_cost=Decimal("0.5"))
     pricer.price(call)
-    call.reported_cost = None
+    call.billed_cost = None
     pricer.price(call)
     assert call.cost == Decimal("0.0125") and call.price_source == "catalog"  # 1,000 x 2.50 / 1M + 1,000 x 10 / 1M
 
@@ -125,3 +125,38 @@ def test_pricing_never_touches_the_network(monkeypatch):
     call = make_call(provider="gcp.gemini", response_model="gemini-2.5-flash", input_tokens=1_000, output_tokens=1_000)
     fresh.price(call)
     assert call.cost == Decimal("0.0028")  # 1,000 x 0.30 / 1M + 1,000 x 2.50 / 1M
+
+
+def test_a_tools_estimate_is_kept_beside_our_cost_never_instead(pricer):
+    # OpenLIT's stale list prices gpt-4o at 0.5 / 1.5 per 1M; the catalog at 2.50 / 10:
+    # 1,000 x 2.50 / 1M + 1,000 x 10 / 1M = 0.0125.
+    call = make_call(provider="openai", response_model="gpt-4o", input_tokens=1_000, output_tokens=1_000,
+                     reported_cost=Decimal("0.002"), reported_cost_source="openlit")
+    pricer.price(call)
+    assert (call.cost, call.price_source) == (Decimal("0.0125"), "catalog")
+    assert call.reported_cost == Decimal("0.002") and call.reported_cost_disagrees
+
+
+def test_an_estimate_that_differs_only_by_float_rounding_agrees(pricer):
+    # LiteLLM's float arithmetic: 300 x 0.60 / 1M printed as 0.00017999999999999998.
+    call = make_call(provider="openai", response_model="gpt-4o", input_tokens=0, output_tokens=18,
+                     reported_cost=Decimal("0.00017999999999999998"), reported_cost_source="litellm")
+    pricer.price(call)
+    assert call.cost == Decimal("0.00018")  # 18 x 10 / 1M
+    assert not call.reported_cost_disagrees
+
+
+def test_estimated_token_counts_are_never_priced(pricer):
+    call = make_call(provider="openai", response_model="gpt-4o", input_tokens=8, output_tokens=6,
+                     usage_source="estimated")
+    pricer.price(call)
+    assert call.cost is None and call.unpriced
+    assert "estimated" in pricer.unpriced_reasons[("openai", "gpt-4o")]
+
+
+@pytest.mark.parametrize("status", ["Error", "Refused"])
+def test_a_failed_or_refused_call_without_usage_has_no_cost_and_is_not_unpriced(pricer, status):
+    call = make_call(provider="openai", request_model="gpt-4o", usage_reported=False, status=status)
+    pricer.price(call)
+    assert (call.cost, call.unpriced, call.price_source) == (None, False, "")
+    assert not pricer.unpriced_counts

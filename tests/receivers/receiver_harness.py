@@ -16,14 +16,16 @@ from starlette.applications import Starlette
 from llmledger.processor.pipeline import Backpressure, SubmitResult
 from llmledger.processor.receivers.otlp_grpc import build_grpc_server
 from llmledger.processor.receivers.otlp_http import otlp_http_routes
+from llmledger.processor.receivers.signals import TRACES
 
 
 class RecordingPipeline:
     """Stands in for the real pipeline: records each submitted request, and can be told to
     refuse the next requests with Backpressure or to report rejected spans."""
 
-    def __init__(self):
-        self.submitted = []  # (ExportTraceServiceRequest, principal)
+    def __init__(self, signal=TRACES):
+        self.signal = signal  # whose requests it takes: their items are what it counts
+        self.submitted = []  # (export request, principal)
         self.calls = 0
         self.refusals_left = 0
         self.retry_after = 1
@@ -40,8 +42,8 @@ class RecordingPipeline:
             self.refusals_left -= 1
             raise Backpressure("the log is full", retry_after=self.retry_after)
         self.submitted.append((request, principal))
-        spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
-        return SubmitResult(spans - self.rejected_spans, self.rejected_spans, self.error_message)
+        items = self.signal.count(request)
+        return SubmitResult(items - self.rejected_spans, self.rejected_spans, self.error_message)
 
     @property
     def requests(self):

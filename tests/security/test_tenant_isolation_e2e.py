@@ -112,13 +112,14 @@ def test_spend_claimed_for_another_tenant_counts_in_the_senders(tenants):
 
 def test_only_a_trusted_key_reports_its_own_cost(tenants):
     service, keys = tenants
-    cheap_claim = {**BIG_CALL, "gen_ai.usage.cost": "0.000000000001"}
+    # A billed cost (llmledger.billed_cost) replaces the price; only a trusted key may send one.
+    cheap_claim = {**BIG_CALL, "llmledger.billed_cost": "0.000000000001"}
     _send(service, keys["a"], cheap_claim)
     _send(service, keys["gateway"], {**cheap_claim, "llmledger.tenant": "tenant-g"})
     assert service.wait_for("SELECT count() FROM llm_spans", 2) == 2
     rows = service.query("SELECT tenant, toString(cost) AS cost, price_source FROM llm_spans ORDER BY tenant")
     assert rows == [{"tenant": "tenant-a", "cost": BIG_CALL_COST, "price_source": "catalog"},
-                    {"tenant": "tenant-g", "cost": "0.000000000001", "price_source": "reported"}]
+                    {"tenant": "tenant-g", "cost": "0.000000000001", "price_source": "billed"}]
 
     listed = json.loads(_cli("keys", "list", "--data-dir", str(service.data_dir), "--format", "json"))
     assert {k["name"]: k["trust_reported_cost"] for k in listed}["billing gateway"] is True

@@ -50,12 +50,19 @@ def _expire(client) -> None:
                 client.command(f"OPTIMIZE TABLE {table} FINAL")
 
 
+# Raw telemetry as received: spans, log records, metric points.
+RAW = ["otel_traces", "otel_traces_trace_id_ts", "otel_logs", "otel_metrics_sum", "otel_metrics_gauge",
+       "otel_metrics_histogram", "otel_metrics_exponential_histogram", "otel_metrics_summary"]
+
+
 def test_the_defaults_keep_raw_spans_30_days_calls_400_and_rollups_forever(clickhouse):
     changed = apply_retention(clickhouse, _retention())
-    assert sorted(changed) == sorted(["otel_traces", "otel_traces_trace_id_ts", "llm_spans", "budget_alerts",
-                                      "notification_deliveries", "notification_claims"])
+    assert sorted(changed) == sorted([*RAW, "llm_spans", "budget_alerts", "notification_deliveries",
+                                      "notification_claims"])
     assert _ttl(clickhouse, "otel_traces") == "toDateTime(Timestamp) + toIntervalDay(30)"
     assert _ttl(clickhouse, "otel_traces_trace_id_ts") == "End + toIntervalDay(30)"
+    assert _ttl(clickhouse, "otel_logs") == "TimestampTime + toIntervalDay(30)"
+    assert _ttl(clickhouse, "otel_metrics_histogram") == "TimeUnix + toIntervalDay(30)"
     assert _ttl(clickhouse, "llm_spans") == "toDateTime(timestamp) + toIntervalDay(400)"
     assert _ttl(clickhouse, "llm_cost_hourly") == _ttl(clickhouse, "llm_cost_daily_by_user") == ""
     assert _ttl(clickhouse, "budget_alerts") == "toDateTime(greatest(claimed_at, expires_at)) + toIntervalDay(400)"
@@ -77,7 +84,7 @@ def test_old_rows_go_and_the_rollups_outlive_them(clickhouse):
 
 def test_a_changed_retention_changes_only_its_tables_and_0_keeps_forever(clickhouse):
     apply_retention(clickhouse, _retention())
-    assert apply_retention(clickhouse, _retention(raw_spans_days=7)) == ["otel_traces", "otel_traces_trace_id_ts"]
+    assert apply_retention(clickhouse, _retention(raw_spans_days=7)) == RAW
     assert _ttl(clickhouse, "otel_traces") == "toDateTime(Timestamp) + toIntervalDay(7)"
     assert apply_retention(clickhouse, _retention(raw_spans_days=7, llm_spans_days=0)) == ["llm_spans"]
     assert _ttl(clickhouse, "llm_spans") == ""

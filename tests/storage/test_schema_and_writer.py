@@ -1,11 +1,13 @@
 """The ClickHouse side: migrations, exact Decimal costs, the rollups, and token deduplication."""
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 from llmledger.processor.record import LlmCall
 from llmledger.processor.storage.migrate import available_migrations, migrate
+from llmledger.processor.wal import decode_rows
 
 HOUR_NS = 3600 * 10**9
 T0 = 1_767_225_600 * 10**9  # 2026-01-01 00:00:00 UTC
@@ -60,3 +62,21 @@ def test_same_token_stores_a_batch_once_in_table_and_rollups(clickhouse):
 
     writer.write([], rows[:1], token="log-10-10")  # another token is another batch
     assert clickhouse.query("SELECT count() FROM llm_spans").result_rows == [(49,)]
+
+
+def test_calls_logged_by_earlier_versions_replay_with_the_later_columns_at_their_defaults(clickhouse):
+    # A log record as the version before the savings columns wrote it (35 columns; pickled
+    # format 1), and one as the version before migration 020 wrote it (43 columns).
+    first, second = llm_span_row(_call(1)), llm_span_row(_call(2, cost=None))
+    records = [pickle.dumps((1, [], [first[:35]])), pickle.dumps((1, [], [second[:43]]))]
+    writer = ClickHouseWriter(clickhouse, ())
+    for n, record in enumerate(records):
+        writer.write_tables(decode_rows(record), token=f"old-{n}")
+
+    stored = clickhouse.query(
+        "SELECT span_id, cost, usage_source, saved_cost, prompt_cache_saved, response_id, reported_cost, sign "
+        "FROM llm_spans ORDER BY span_id").result_rows
+    assert stored == [(f"{1:016x}", Decimal("0.000195"), "provider", None, Decimal(0), "", None, 1),
+                      (f"{2:016x}", None, "provider", None, Decimal(0), "", None, 1)]
+    assert clickhouse.query("SELECT sum(requests), sum(cost) FROM llm_cost_hourly").result_rows == [
+        (2, Decimal("0.000195"))]

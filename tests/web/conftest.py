@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,6 @@ from service_harness import start_service
 
 CHROMIUM = os.environ.get("LLMLEDGER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("LLMLEDGER_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
-# Screenshots of every page a test opens, to look at.
-SCREENSHOTS = Path(os.environ.get("LLMLEDGER_SCREENSHOTS", Path(__file__).parents[2] / "test-output" / "pages"))
 
 
 @pytest.fixture(scope="session")

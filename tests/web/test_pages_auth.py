@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 
 from llm_traffic import GPT_4O_MINI_CHAT, GPT_4O_MINI_COST, encoded_request
 from service_harness import start_service
-from test_pages_browser import _navigate, _open, _text
+from browsing import navigate, open_page, text_of
 
 from llmledger.processor import format as fmt
 
@@ -48,7 +48,8 @@ def secured(tmp_path_factory):
             "Content-Type": "application/x-protobuf", "Authorization": f"Bearer {keys[tenant]}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200
-    assert service.wait_for("SELECT count() FROM llm_spans", 5) == 5
+    # The pages read the rollup, which an insert fills just after the calls themselves.
+    assert service.wait_for("SELECT sum(requests) FROM llm_cost_hourly", 5) == 5
     yield service, keys
     service.stop()
 
@@ -65,34 +66,34 @@ def test_pages_want_a_key(secured):
 def test_a_tenant_key_logs_in_and_sees_its_tenant_only(browser, secured):
     service, keys = secured
     browser.delete_all_cookies()
-    _open(browser, service, "/?range=24h&tenant=globex")  # asks for the other tenant
+    open_page(browser, service, "/?range=24h&tenant=globex")  # asks for the other tenant
     assert "/login" in browser.current_url
     form = browser.find_element(By.CSS_SELECTOR, "section.login form")
     form.find_element(By.NAME, "key").send_keys(keys["acme"])
-    _navigate(browser, form.submit, screenshot="overview-tenant")
+    navigate(browser, form.submit, screenshot="overview-tenant")
     assert "/login" not in browser.current_url and "range=24h" in browser.current_url
     # 2 acme calls of gpt-4o-mini at 0.000195 each (llm_traffic) = 0.00039; globex's 3 are not counted.
-    assert _text(browser, "#range-cost") == fmt.money(2 * GPT_4O_MINI_COST) == "$0.00039"
-    assert "tenant acme" in _text(browser, "header .who")
+    assert text_of(browser, "#range-cost") == fmt.money(2 * GPT_4O_MINI_COST) == "$0.00039"
+    assert "tenant acme" in text_of(browser, "header .who")
 
-    _open(browser, service, "/breakdown?by=tenant&range=24h")
+    open_page(browser, service, "/breakdown?by=tenant&range=24h")
     assert [r.get_attribute("data-key") for r in browser.find_elements(By.CSS_SELECTOR, "#breakdown tbody tr")] \
         == ["acme"]
-    _open(browser, service, "/anomalies")
-    assert "bound to a tenant" in _text(browser, "main")
+    open_page(browser, service, "/anomalies")
+    assert "bound to a tenant" in text_of(browser, "main")
 
-    _navigate(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button").click)
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "form.logout button").click)
     assert "/login" in browser.current_url
-    _open(browser, service, "/")
+    open_page(browser, service, "/")
     assert "/login" in browser.current_url  # the cookie is gone
 
 
 def test_a_wrong_key_is_refused_at_login(browser, secured):
     service, _ = secured
     browser.delete_all_cookies()
-    _open(browser, service, "/login")
+    open_page(browser, service, "/login")
     form = browser.find_element(By.CSS_SELECTOR, "section.login form")
     form.find_element(By.NAME, "key").send_keys("llk_deadbeef_wrongsecret")
-    _navigate(browser, form.submit, error_page=True)
-    assert "does not open the pages" in _text(browser, "main")
+    navigate(browser, form.submit, error_page=True)
+    assert "does not open the pages" in text_of(browser, "main")
 

@@ -3,7 +3,7 @@
 SELECT
     $dimension AS scope_value,
     toUnixTimestamp(toStartOfMinute(timestamp)) AS minute,
-    sum(ifNull(cost, toDecimal128(0, 12))) AS spend
+    sum(ifNull(cost, toDecimal128(0, 12)) * sign) AS spend
 FROM llm_spans
 WHERE timestamp >= {range_start:DateTime('UTC')} AND timestamp < {range_end:DateTime('UTC')}
   AND scope_value IN {scope_values:Array(String)}

@@ -19,7 +19,7 @@ FROM
 
     UNION ALL
 
-    SELECT $dimension AS scope_value, sum(ifNull(cost, toDecimal128(0, 12))) AS spend
+    SELECT $dimension AS scope_value, sum(ifNull(cost, toDecimal128(0, 12)) * sign) AS spend
     FROM llm_spans
     WHERE timestamp >= range_start AND timestamp < range_end
       AND NOT (timestamp >= whole_from AND timestamp < whole_to)

@@ -13,10 +13,10 @@ CREATE TABLE IF NOT EXISTS llm_cache_savings_hourly
     team LowCardinality(String),
     feature LowCardinality(String),
     tenant LowCardinality(String),
-    priced_requests UInt64,
-    priced_tokens UInt64,
+    priced_requests Int64,
+    priced_tokens Int64,
     cache_savings Decimal(38, 12),
-    cache_savings_unknown_requests UInt64
+    cache_savings_unknown_requests Int64
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(hour)
@@ -27,14 +27,15 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cache_savings_hourly_mv TO llm_cache_
 SELECT
     toStartOfHour(timestamp) AS hour,
     app, environment, provider, model, team, feature, tenant,
-    countIf(cost IS NOT NULL) AS priced_requests,
-    sumIf(input_tokens + output_tokens, cost IS NOT NULL) AS priced_tokens,
-    sum(savings) AS cache_savings,
-    countIf(savings_unknown) AS cache_savings_unknown_requests
+    -- Weighted by sign: corrections (migration 020) are rows too.
+    sumIf(sign, cost IS NOT NULL) AS priced_requests,
+    sumIf(toInt64(input_tokens + output_tokens) * sign, cost IS NOT NULL) AS priced_tokens,
+    sum(savings * sign) AS cache_savings,
+    sumIf(sign, savings_unknown) AS cache_savings_unknown_requests
 FROM
 (
     SELECT
-        timestamp, app, environment, provider, model, team, feature, tenant, cost, input_tokens, output_tokens,
+        timestamp, app, environment, provider, model, team, feature, tenant, cost, input_tokens, output_tokens, sign,
         toInt64(input_tokens) - toInt64(cache_read_tokens) - toInt64(cache_write_tokens)
             + if(mapContains(cost_details, 'cache_write'), 0, toInt64(cache_write_tokens)) AS rate_tokens,
         (cost IS NOT NULL AND cache_read_tokens > 0

@@ -13,15 +13,17 @@ CREATE TABLE IF NOT EXISTS llm_cost_daily_users
     team LowCardinality(String),
     feature LowCardinality(String),
     tenant LowCardinality(String),
-    requests UInt64,
-    errors UInt64,
-    unpriced_requests UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cache_read_tokens UInt64,
-    cache_write_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Decimal(38, 12)
+    requests Int64,
+    errors Int64,
+    unpriced_requests Int64,
+    input_tokens Int64,
+    output_tokens Int64,
+    cache_read_tokens Int64,
+    cache_write_tokens Int64,
+    reasoning_tokens Int64,
+    cost Decimal(38, 12),
+    -- calls with a cost: a group without one reads as NULL (unpriced), not 0
+    priced_requests Int64
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(day)
@@ -32,15 +34,17 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cost_daily_users_mv TO llm_cost_daily
 SELECT
     toDate(timestamp, 'UTC') AS day,
     user_id, app, environment, provider, model, team, feature, tenant,
-    count() AS requests,
-    countIf(status = 'Error') AS errors,
-    countIf(unpriced = 1) AS unpriced_requests,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(cache_write_tokens) AS cache_write_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(ifNull(cost, toDecimal128(0, 12))) AS cost
+    -- Weighted by sign: corrections (migration 020) are rows too.
+    sum(sign) AS requests,
+    sumIf(sign, status = 'Error') AS errors,
+    sumIf(sign, llm_spans.unpriced = 1) AS unpriced_requests,
+    sum(toInt64(llm_spans.input_tokens) * sign) AS input_tokens,
+    sum(toInt64(llm_spans.output_tokens) * sign) AS output_tokens,
+    sum(toInt64(llm_spans.cache_read_tokens) * sign) AS cache_read_tokens,
+    sum(toInt64(llm_spans.cache_write_tokens) * sign) AS cache_write_tokens,
+    sum(toInt64(llm_spans.reasoning_tokens) * sign) AS reasoning_tokens,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests
 FROM llm_spans
 GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant;
 
@@ -50,8 +54,9 @@ SELECT
     toDate(timestamp, 'UTC') AS day,
     user_id, app, environment, provider, model, team, feature, tenant,
     count(), countIf(status = 'Error'), countIf(unpriced = 1), sum(input_tokens), sum(output_tokens),
-    sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(ifNull(cost, toDecimal128(0, 12)))
-FROM llm_spans
+    sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(ifNull(cost, toDecimal128(0, 12))),
+    countIf(cost IS NOT NULL)
+FROM v_llm_calls
 GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant
 SETTINGS insert_deduplication_token = 'migration-026-backfill';
 
@@ -68,6 +73,8 @@ SELECT
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
     input_tokens + output_tokens AS total_tokens,
-    sum(cost) AS cost
+    sum(priced_requests) AS priced_requests,
+    if(priced_requests > 0, sum(cost), NULL) AS cost
 FROM llm_cost_daily_users
-GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant;
+GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant
+HAVING requests != 0 OR cost != 0;
