@@ -33,10 +33,24 @@ def money(amount: Decimal | int | None, *, currency: str = "$") -> str:
 
 def money_of(spend) -> str:
     """The cost of a Spend (a breakdown row, a cell): n/a when every one of its calls is
-    unpriced, whatever the sum of priced calls says (it is 0 then, and 0 would be a lie)."""
-    if spend.cost is None or (spend.requests > 0 and spend.unpriced_requests >= spend.requests):
+    unpriced, whatever the sum of priced calls says (it is 0 then, and 0 would be a lie).
+    Calls with no cost that are not unpriced (a budget refused them, or they failed before
+    using anything) cost nothing."""
+    if spend.requests > 0 and spend.unpriced_requests >= spend.requests:
         return NOT_AVAILABLE
+    if spend.cost is None:
+        return NOT_AVAILABLE if spend.unpriced_requests else money(0)
     return money(spend.cost)
+
+
+def call_cost(call) -> str:
+    """The cost of one call: n/a when unpriced; "refused" when a budget stopped it (never
+    sent); $0.00 for a call that failed before it used anything."""
+    if call.cost is not None:
+        return money(call.cost)
+    if call.unpriced:
+        return NOT_AVAILABLE
+    return "refused" if call.status == "Refused" else money(0)
 
 
 def rate(amount: Decimal | None) -> str:

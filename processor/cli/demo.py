@@ -3,8 +3,9 @@
 Starts a service on a fresh data directory (or uses the one running there), sends it two
 weeks of realistic LLM traffic through the real OpenTelemetry SDK and OTLP/HTTP exporter
 — apps, teams, features, users, tenants and tags; traces of several spans; streamed
-calls, cached tokens, errors, a model no price list knows — with a few things worth
-finding: a spend spike an hour ago, one runaway call, a new app and a new model. It sets
+calls, cached tokens, errors, a model no price list knows, answers from the response cache,
+routed calls and calls a budget refused — with a few things worth finding: a spend spike an
+hour ago, one runaway call, a new app and a new model. It sets
 three budgets, prints what the calls cost, and ends with the address of the cost pages
 (keeping the service it started running until Ctrl-C, unless --exit).
 """
@@ -40,14 +41,18 @@ class _Stream:
     input_tokens: tuple[int, int]
     output_tokens: tuple[int, int]
     stream_share: float = 0.0
-    cache_share: float = 0.0
+    cache_share: float = 0.0  # calls that read the provider's prompt cache
+    hit_share: float = 0.0  # calls the instrumentation's response cache answered
+    routed_from: str = ""  # the model the app asked for, when a routing rule sends some calls here
+    routed_share: float = 0.0
 
 
 _STREAMS = (
     _Stream("support-bot", "support", "answer", "openai", "api.openai.com", "gpt-4o-mini", 0.30, (800, 4000),
-            (100, 600), stream_share=0.7, cache_share=0.5),
+            (100, 600), stream_share=0.7, cache_share=0.5, hit_share=0.15),
+    # A routing rule sends short documents to Haiku instead of the Sonnet the app asks for.
     _Stream("support-bot", "support", "summarize", "anthropic", "api.anthropic.com", "claude-3-5-haiku-20241022", 0.15,
-            (1500, 5000), (100, 500), cache_share=0.4),
+            (1500, 5000), (100, 500), cache_share=0.4, routed_from="claude-sonnet-4-20250514", routed_share=0.6),
     _Stream("code-review", "platform", "review", "anthropic", "api.anthropic.com", "claude-sonnet-4-20250514", 0.14,
             (2000, 12000), (200, 1500), stream_share=0.5, cache_share=0.4),
     _Stream("code-review", "platform", "plan", "openai", "api.openai.com", "o4-mini", 0.06, (1000, 4000), (500, 3000)),
@@ -165,6 +170,9 @@ class _Call:
     tier: str = ""
     error: bool = False
     streaming: bool = False
+    cache_hit: str = ""  # "exact" | "semantic": answered from the response cache
+    requested_model: str = ""  # routed: what the app asked for
+    refused: bool = False  # a budget refused it: never sent
 
 
 def _everyday(rng: random.Random, calls: int, days: int, now_ns: int) -> list[_Call]:
@@ -194,6 +202,10 @@ def _call(rng: random.Random, stream: _Stream, start_ns: int, users: list[str], 
                  output_tokens=rng.randint(*stream.output_tokens), cached=cached, app=stream.app, model=stream.model,
                  user=rng.choice(users), tenant=rng.choice(_TENANTS), tier=rng.choice(("gold", "silver", "")),
                  error=rng.random() < 0.02, streaming=rng.random() < stream.stream_share)
+    if rng.random() < stream.hit_share:
+        call.cache_hit, call.cached = rng.choice(("exact", "exact", "semantic")), 0
+    elif rng.random() < stream.routed_share:
+        call.requested_model = stream.routed_from
     for name, value in changes.items():
         setattr(call, name, value)
     return call
@@ -219,6 +231,10 @@ def _unusual(rng: random.Random, now_ns: int) -> list[_Call]:
     trial = replace(review, provider="openai", server="api.openai.com", model="gpt-4.1")
     for i in range(8):
         found.append(_call(rng, trial, now_ns - 10 * HOUR_NS + i * 300 * 10**9, users))
+    # The review budget refused a few calls after the spike: never sent, so they cost nothing.
+    for i in range(6):
+        found.append(_call(rng, review, spike_hour + HOUR_NS + i * 120 * 10**9, users, refused=True, error=False,
+                           input_tokens=0, output_tokens=0, cached=0))
     return found
 
 
@@ -256,22 +272,32 @@ def _send(http_url: str, calls: list[_Call], rng: random.Random) -> None:
         attributes = {
             "gen_ai.operation.name": operation, "gen_ai.provider.name": stream.provider,
             "gen_ai.request.model": call.model, "gen_ai.response.model": call.model,
-            "gen_ai.response.id": f"resp-{n}", "server.address": stream.server,
-            "gen_ai.request.stream": call.streaming, "gen_ai.usage.input_tokens": call.input_tokens,
-            "gen_ai.usage.output_tokens": call.output_tokens, "gen_ai.usage.cache_read.input_tokens": call.cached,
+            "server.address": stream.server,
+            "gen_ai.request.stream": call.streaming,
             "user.id": call.user, "llmledger.team": stream.team, "llmledger.feature": stream.feature,
             "llmledger.tenant": call.tenant,
         }
+        if not call.refused:
+            attributes.update({"gen_ai.response.id": f"resp-{n}","gen_ai.usage.input_tokens": call.input_tokens,
+                               "gen_ai.usage.output_tokens": call.output_tokens,
+                               "gen_ai.usage.cache_read.input_tokens": call.cached})
+        if call.cache_hit:
+            attributes.update({"llmledger.cache.hit": True, "llmledger.cache.kind": call.cache_hit})
+        if call.requested_model:
+            attributes.update({"llmledger.routing.requested_model": call.requested_model,
+                               "llmledger.routing.kind": "rule", "llmledger.routing.reason": "short documents"})
         if call.tier:
             attributes["llmledger.tag.customer_tier"] = call.tier
         if call.streaming:
             attributes["gen_ai.response.time_to_first_chunk"] = round(rng.uniform(0.1, 0.8), 3)
         if call.error:
             attributes["error.type"] = "RateLimitError"
+        if call.refused:
+            attributes["error.type"] = "BudgetExceededError"
         span = tracer.start_span(f"{operation} {call.model}", kind=SpanKind.CLIENT, attributes=attributes,
                                  context=context, start_time=begin)
-        if call.error:
-            span.set_status(Status(StatusCode.ERROR, "rate limited"))
+        if call.error or call.refused:
+            span.set_status(Status(StatusCode.ERROR, "budget exceeded" if call.refused else "rate limited"))
         span.end(end_time=begin + latency_ns)
         root.end(end_time=begin + latency_ns + 15 * 10**6)
     for provider in providers.values():

@@ -61,10 +61,27 @@ def overview(page: PageContext) -> Page:
         tops[dimension] = analytics.top_with_share(run, dimension, view.start, view.end, limit=5,
                                                    filters=view.filters)
     unpriced = analytics.unpriced_models(run, view.start, view.end, filters=_rollup_filters(view))
+    savings = analytics.savings_by(run, "strategy", view.start, view.end, filters=view.filters)
     return Page("overview.html", {
         "periods": periods, "totals": totals, "trend_chart": _trend_chart(trend, view), "stack_by": stack_by,
-        "stack_dimensions": STACK_DIMENSIONS, "tops": tops, "unpriced": unpriced,
+        "stack_dimensions": STACK_DIMENSIONS, "tops": tops, "unpriced": unpriced, "savings": _savings(savings),
     })
+
+
+STRATEGY_NAMES = {"exact_cache": "response cache", "semantic_cache": "semantic cache", "routing": "routing",
+                  "fallback": "fallbacks", "prompt_cache": "prompt caching"}
+
+
+def _savings(rows: list) -> dict:
+    """What the strategies saved together, and each one (the share of the bill it avoided)."""
+    return {
+        "saved": sum((r.saved for r in rows), Decimal(0)),
+        # Every strategy's share has the same denominator (the bill without any of them).
+        "share": sum((r.saved_share for r in rows), Decimal(0)) if all(r.saved_share is not None for r in rows)
+        and rows else None,
+        "unvalued_calls": sum(r.unvalued_calls for r in rows),
+        "strategies": [(STRATEGY_NAMES.get(r.key, r.key.replace("_", " ")), r) for r in rows],
+    }
 
 
 def breakdown(page: PageContext) -> Page:

@@ -59,7 +59,7 @@ def template_environment() -> Environment:
     """Jinja2 with the formatting module's functions as filters."""
     env = Environment(loader=FileSystemLoader(str(resources.files(__package__).joinpath("templates"))),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(money=fmt.money, money_of=fmt.money_of, rate=fmt.rate, tokens=fmt.tokens, number=fmt.number, percent=fmt.percent,
+    env.filters.update(money=fmt.money, money_of=fmt.money_of, call_cost=fmt.call_cost, rate=fmt.rate, tokens=fmt.tokens, number=fmt.number, percent=fmt.percent,
                        change=fmt.change, duration=fmt.duration_ns, label=fmt.label, short_id=fmt.short_id,
                        thresholds=fmt.thresholds)
     env.globals.update(count=fmt.count, moment=fmt.moment, RANGES=RANGES, FILTERS=FILTERS,

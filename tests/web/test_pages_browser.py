@@ -41,9 +41,23 @@ def test_overview_shows_the_analytics_figures(browser, demo_service):
     totals = analytics.summary(run, start, end)
     assert text_of(browser, "#range-cost") == fmt.money(totals.cost)
     assert text_of(browser, "#per-call") == fmt.money(totals.average_cost_per_request)
-    assert text_of(browser, "#cache-savings") == fmt.money(totals.cache_savings)
-    assert text_of(browser, "#unpriced-count") == fmt.tokens(totals.unpriced_requests)
-    assert totals.unpriced_requests > 0 and "acme-llama-ft-v3" in text_of(browser, ".figure.warn")
+    # Savings are what the ledger records for every strategy: the demo's response-cache hits,
+    # its routing rule and the providers' prompt caching.
+    savings = analytics.savings_by(run, "strategy", start, end)
+    assert {"exact_cache", "semantic_cache", "routing", "prompt_cache"} <= {r.key for r in savings}
+    assert all(r.saved > 0 for r in savings)
+    assert text_of(browser, "#savings") == fmt.money(sum(r.saved for r in savings))
+    for saving in savings:
+        assert text_of(browser, f"[data-strategy={saving.key}]").endswith(" " + fmt.money(saving.saved))
+    # Unpriced: the calls of the model no price list knows, and not the calls a budget refused.
+    _, [[unknown_model_calls, refused, refused_unpriced]] = run(
+        "SELECT countIf(model = 'acme-llama-ft-v3'), countIf(status = 'Refused'), "
+        "countIf(status = 'Refused' AND unpriced = 1) FROM v_llm_calls WHERE timestamp >= {start:DateTime64(6, 'UTC')}",
+        {"start": start.strftime("%Y-%m-%d %H:%M:%S")})
+    assert int(refused) == 6 and int(refused_unpriced) == 0
+    assert text_of(browser, "#unpriced-count") == fmt.tokens(totals.unpriced_requests) == fmt.tokens(
+        int(unknown_model_calls))
+    assert text_of(browser, ".figure.warn .sub") == "acme-llama-ft-v3: add a price"
 
     top = analytics.top_with_share(run, "model", start, end, limit=5)
     rows = browser.find_elements(By.CSS_SELECTOR, "[data-dimension=model] tr:not(.others)")
@@ -121,6 +135,15 @@ def test_a_call_leads_to_its_trace(browser, demo_service):
     row = browser.find_element(By.ID, f"span-{top[0].span_id}")
     assert row.find_element(By.CSS_SELECTOR, "td[data-value]").text == fmt.money(top[0].cost)
     assert "input" in row.find_element(By.CSS_SELECTOR, "td.components").text
+
+
+def test_a_refused_call_cost_nothing_and_is_not_unpriced(browser, demo_service):
+    run = runner_of(demo_service)
+    _, [[trace_id, span_id]] = run("SELECT trace_id, span_id FROM v_llm_calls WHERE status = 'Refused' LIMIT 1")
+    open_page(browser, demo_service, f"/traces/{trace_id}")
+    assert browser.find_element(By.ID, f"span-{span_id}").find_element(By.CSS_SELECTOR, "td[data-value]").text == (
+        "refused")
+    assert text_of(browser, "#trace-cost") == "$0.00" and "unpriced" not in text_of(browser, ".figure")
 
 
 def test_budgets_show_live_status(browser, demo_service):
