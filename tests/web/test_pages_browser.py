@@ -171,7 +171,7 @@ def test_budgets_show_live_status(browser, demo_service):
     # when it has caught up, the alert for the crossed thresholds is listed with its deliveries.
     if status["exceeded"]:
         alerts = review.find_elements(By.CSS_SELECTOR, "table.alerts tbody tr")
-        assert len(alerts) == 1 and "code-review.daily" in alerts[0].text
+        assert len(alerts) == 1 and "100% of the limit crossed" in alerts[0].text
 
 
 def test_anomalies_page_finds_what_the_command_finds(browser, demo_service):
