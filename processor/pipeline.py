@@ -51,9 +51,15 @@ class Principal:
             return app, tenant
         return self.app or app, self.tenant
 
-    def owns(self, scope: str, value: str) -> bool:
-        """Whether a budget on `scope`=`value` lies inside this bound key's binding."""
-        return bool(value) and ((scope == "tenant" and value == self.tenant) or (scope == "app" and value == self.app))
+    def owns(self, scope: str, value: str, tenant: str = "") -> bool:
+        """Whether a budget on `scope`=`value`, counting only `tenant`'s calls ("" for every
+        tenant's), lies inside this bound key's binding, so that its figures are the key's to
+        see. A key bound to a tenant owns that tenant's budgets: scope tenant, or any scope
+        qualified by it (a budget spanning tenants may hold other tenants' spend). A key bound
+        only to an app owns the budget on its app that spans tenants (its calls have none)."""
+        if self.tenant:
+            return tenant == self.tenant or (not tenant and scope == "tenant" and value == self.tenant)
+        return bool(self.app) and not tenant and scope == "app" and value == self.app
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ def test_damaged_metrics_and_logs_are_answered_and_what_is_accepted_is_stored(tm
         # The drain writes the log in order: once the last request is stored, all before it are.
         assert post("/v1/logs", _marker()) == 200
         assert service.wait_for("SELECT count() FROM otel_logs WHERE Body = 'the last one'", 1) == 1
-        assert not (tmp_path / "data" / "dead-letter.jsonl").exists()
+        dead_letters = tmp_path / "data" / "dead-letter.jsonl"
+        assert not dead_letters.exists(), dead_letters.read_text()[:2000]
     finally:
         service.stop()

@@ -50,8 +50,7 @@ def burn_down(run: Runner, status: BudgetStatus, now: float) -> list[BurnPoint]:
         return []
     length = (datetime.fromtimestamp(status.window_end, timezone.utc) - start) if status.window_end else end - start
     daily = length > _LONG_WINDOW and not budget.window.is_rolling
-    filters = {} if budget.scope == "all" else {budget.scope: budget.value}
-    points = cost_trend(run, "day" if daily else "hour", start, end, filters=filters,
+    points = cost_trend(run, "day" if daily else "hour", start, end, filters=budget.call_filters(),
                         tz=budget.window.timezone if daily else "UTC")
     found, total = [], Decimal(0)
     for point in points:

@@ -18,6 +18,7 @@ The full form names every part:
       - id: search-team-weekly
         scope: team              # app, team, user, model, provider, environment, feature,
         value: search            # tenant, tag:<name> (value = the tag's value), or all
+        tenant: acme             # optional: count only this tenant's calls (default: every tenant's)
         window: weekly           # daily, weekly, monthly (in `timezone`), or rolling
         timezone: Europe/Berlin  # IANA name, default UTC; rolling windows take `duration: 24h`
         limit: 300
@@ -59,7 +60,7 @@ class BudgetFile:
 
 
 TOP_KEYS = ("budgets", "smtp", "anomaly_alerts")
-ENTRY_KEYS = ("id", "description", "scope", "value", "app_id", "window", "timezone", "duration", "limit",
+ENTRY_KEYS = ("id", "description", "scope", "value", "tenant", "app_id", "window", "timezone", "duration", "limit",
               "daily_limit", "weekly_limit", "monthly_limit", "thresholds", "alert_thresholds", "hard",
               "fallback_model", "notification_channels")
 WINDOW_LIMIT_KEYS = {f"{kind}_limit": kind for kind in CALENDAR_WINDOWS}
@@ -143,6 +144,7 @@ def _parse_entry(entry: Any, where: _Where) -> list[Budget]:
         where.fail("a budget must be a mapping (scope, limit, window, ...)")
     _reject_unknown(entry, ENTRY_KEYS, where)
     scope, value = _scope(entry, where)
+    tenant = _tenant(entry, scope, where)
     thresholds = _thresholds(entry, where)
     hard = _flag(entry, "hard", True, where)
     fallback_model = _optional_text(entry, "fallback_model", where)
@@ -166,12 +168,12 @@ def _parse_entry(entry: Any, where: _Where) -> list[Budget]:
     else:
         where.fail("no limit: give limit with window, or daily_limit / weekly_limit / monthly_limit")
 
-    base = given_id or _derived_id(scope, value, where)
+    base = given_id or _derived_id(scope, value, tenant, where)
     budgets = []
     for window, limit in limits:
         budget_id = given_id if (given_id and not windowed) else f"{base}.{window.kind}"
         _check_id(budget_id, where)
-        budgets.append(Budget(id=budget_id, scope=scope, value=value, window=window, limit=limit,
+        budgets.append(Budget(id=budget_id, scope=scope, value=value, window=window, limit=limit, tenant=tenant,
                               thresholds=thresholds, hard=hard, fallback_model=fallback_model,
                               channels=channels, description=description))
     return budgets
@@ -201,6 +203,15 @@ def _scope(entry: dict, where: _Where) -> tuple[str, str]:
     if "value" not in entry:
         where.fail(f"scope {scope} needs a value (which {scope} the budget is for)")
     return scope, _scope_value(entry, "value", where)
+
+
+def _tenant(entry: dict, scope: str, where: _Where) -> str:
+    if "tenant" not in entry:
+        return ""
+    if scope == "tenant":
+        where.key(entry, "tenant").fail("a budget on scope tenant counts one tenant's calls already; "
+                                        "remove tenant, or give the budget another scope")
+    return _scope_value(entry, "tenant", where)
 
 
 def _scope_value(entry: dict, key: str, where: _Where) -> str:
@@ -323,8 +334,10 @@ def _channels(values: Any, where: _Where) -> tuple[Channel, ...]:
     return tuple(channels)
 
 
-def _derived_id(scope: str, value: str, where: _Where) -> str:
+def _derived_id(scope: str, value: str, tenant: str, where: _Where) -> str:
     base = value if scope == "app" else "all" if scope == "all" else f"{scope}={value}"
+    if tenant:
+        base = f"{tenant}:{base}"  # the same user id in two tenants makes two budgets
     if not _ID.match(base + ".monthly"):
         where.fail(f"cannot make a budget id from {base!r}; give the budget an id")
     return base

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from .model import money_text
+from .model import Budget, money_text
 from .spend import BudgetTracker
 
 
@@ -15,6 +15,7 @@ class Decision:
     budget_id: str = ""  # the budget that decided; for "allow", the one with the least left
     scope: str = ""
     scope_value: str = ""
+    tenant: str = ""  # the deciding budget's tenant qualifier
     window: str = ""
     limit: Decimal | None = None
     spend: Decimal | None = None
@@ -29,8 +30,10 @@ class Decision:
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"decision": self.action, "allowed": self.allowed}
         if self.budget_id:
-            body.update(budget_id=self.budget_id, scope=self.scope, scope_value=self.scope_value,
-                        window=self.window, limit=money_text(self.limit), spend=money_text(self.spend),
+            body.update(budget_id=self.budget_id, scope=self.scope, scope_value=self.scope_value)
+            if self.tenant:
+                body["tenant"] = self.tenant
+            body.update(window=self.window, limit=money_text(self.limit), spend=money_text(self.spend),
                         remaining=money_text(self.remaining))
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
@@ -42,9 +45,11 @@ class Decision:
 ALLOW = Decision("allow")
 
 
-def decide(trackers: Iterable[BudgetTracker], now: float) -> Decision:
+def decide(trackers: Iterable[BudgetTracker], now: float,
+           shown: Callable[[Budget], bool] | None = None) -> Decision:
     """Deny if any hard budget without a fallback is spent (the one that resets last decides);
-    else degrade if a spent one names a fallback model; else allow."""
+    else degrade if a spent one names a fallback model; else allow, naming the budget with the
+    least left among those `shown` (all by default)."""
     deny = degrade = tightest = None
     for tracker in trackers:
         budget = tracker.budget
@@ -56,15 +61,15 @@ def decide(trackers: Iterable[BudgetTracker], now: float) -> Decision:
                 degrade = _later(degrade, decision)
             else:
                 deny = _later(deny, decision)
-        elif tightest is None or budget.limit - spend < tightest.remaining:
+        elif (shown is None or shown(budget)) and (tightest is None or budget.limit - spend < tightest.remaining):
             tightest = _decision("allow", tracker, spend, None)
     return deny or degrade or tightest or ALLOW
 
 
 def _decision(action: str, tracker: BudgetTracker, spend: Decimal, retry_after: int | None) -> Decision:
     budget = tracker.budget
-    return Decision(action, budget.id, budget.scope, budget.value, budget.window.describe(), budget.limit,
-                    spend, max(budget.limit - spend, Decimal(0)), retry_after,
+    return Decision(action, budget.id, budget.scope, budget.value, budget.tenant, budget.window.describe(),
+                    budget.limit, spend, max(budget.limit - spend, Decimal(0)), retry_after,
                     budget.fallback_model if action == "degrade" else "")
 
 

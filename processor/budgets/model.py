@@ -42,6 +42,9 @@ class Budget:
     value: str  # what the scope must equal; "" for "all"
     window: Window
     limit: Decimal
+    # Counts only this tenant's calls; "" counts every tenant's (a scope "tenant" budget is
+    # one tenant's already and takes no qualifier).
+    tenant: str = ""
     thresholds: tuple[Decimal, ...] = (Decimal("0.8"), Decimal("1"))
     hard: bool = True  # throttle (or degrade) at the limit; a soft budget only alerts
     fallback_model: str = ""  # when hard: answer "degrade" to this model instead of "deny"
@@ -52,18 +55,34 @@ class Budget:
     def tag_name(self) -> str:
         return self.scope[len(TAG_SCOPE_PREFIX):] if self.scope.startswith(TAG_SCOPE_PREFIX) else ""
 
+    @property
+    def tenant_of(self) -> str:
+        """The one tenant whose calls this budget counts, or "" when it spans tenants."""
+        return self.value if self.scope == "tenant" else self.tenant
+
+    def call_filters(self) -> dict[str, str]:
+        """What a call must have to count, as analytics dimensions: {"user": "u1", "tenant": "acme"}."""
+        filters = {} if self.scope == "all" else {self.scope: self.value}
+        if self.tenant:
+            filters["tenant"] = self.tenant
+        return filters
+
     def describe_scope(self) -> str:
-        return "all calls" if self.scope == "all" else f"{self.scope}={self.value}"
+        scope = "all calls" if self.scope == "all" else f"{self.scope}={self.value}"
+        return f"{scope} of tenant {self.tenant}" if self.tenant else scope
 
     def counts_like(self, other: Budget) -> bool:
         """True when both count the same calls over the same window, so spend carries over."""
-        return (self.scope, self.value, self.window) == (other.scope, other.value, other.window)
+        return ((self.scope, self.value, self.tenant, self.window)
+                == (other.scope, other.value, other.tenant, other.window))
 
     def to_dict(self) -> dict[str, Any]:
         """The budget in the budget file's full form, JSON-safe (amounts as exact text)."""
         entry: dict[str, Any] = {"id": self.id, "scope": self.scope}
         if self.scope != "all":
             entry["value"] = self.value
+        if self.tenant:
+            entry["tenant"] = self.tenant
         entry["window"] = self.window.kind
         if self.window.is_rolling:
             entry["duration"] = format_duration(self.window.rolling_seconds)

@@ -8,8 +8,9 @@
 
 The check answers from memory and never waits for the store. Admin routes need
 `authorize(request)` to return True (the service checks its admin token). With API keys, a
-key bound to an app/tenant is answered for its own app and tenant whatever it asks, and
-sees the figures (spend, limit) only of budgets on that app or tenant.
+key bound to an app/tenant is answered for its own app and tenant whatever it asks: the
+budgets of that tenant and those that span tenants (the operator's caps) decide, and it
+sees the figures (spend, limit) only of budgets inside its binding (`Principal.owns`).
 """
 from __future__ import annotations
 
@@ -61,9 +62,11 @@ def budget_routes(service: BudgetService, *, authorize: Callable[[Request], bool
             # A bound key asks about its own calls: they count under its app and tenant.
             attributes["app"], attributes["tenant"] = principal.pin(attributes.get("app", ""),
                                                                      attributes.get("tenant", ""))
-        decision = service.check(**attributes, tags=tags)
+        bound = principal if principal is not None and principal.bound else None
+        decision = service.check(**attributes, tags=tags,
+                                 shown=None if bound is None else lambda b: bound.owns(b.scope, b.value, b.tenant))
         body = decision.to_dict()
-        if principal is not None and principal.bound and not principal.owns(decision.scope, decision.scope_value):
+        if bound is not None and not bound.owns(decision.scope, decision.scope_value, decision.tenant):
             # The deciding budget is not this key's own: the answer, not its figures.
             body = {key: value for key, value in body.items() if key in _ANSWER_ONLY}
         headers = {"Cache-Control": "no-store"}

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 _CALL_FIELDS = (("app", "app"), ("team", "team"), ("user", "user_id"), ("model", "model"),
                 ("provider", "provider"), ("environment", "environment"), ("feature", "feature"),
                 ("tenant", "tenant"))
-_ALL = ("all", "")
+_ALL = ("all", "")  # (scope, value) of a budget on all calls
 ANOMALY_DELIVERY_SECONDS = 86_400  # how long an anomaly alert is retried
 
 
@@ -100,8 +100,9 @@ class BudgetService:
         self._lock = threading.Lock()  # guards the trackers and indexes
         self._evaluating = threading.Lock()  # one evaluation at a time in this process
         self._trackers: dict[str, BudgetTracker] = {}
-        self._by_scope: dict[tuple[str, str], list[BudgetTracker]] = {}
-        self._hard_by_scope: dict[tuple[str, str], list[BudgetTracker]] = {}
+        # (scope, value, tenant qualifier) -> the trackers of the budgets on it
+        self._by_scope: dict[tuple[str, str, str], list[BudgetTracker]] = {}
+        self._hard_by_scope: dict[tuple[str, str, str], list[BudgetTracker]] = {}
         self._tag_names: tuple[str, ...] = ()
         self._watermark = 0
         self._reconciled = False
@@ -192,20 +193,21 @@ class BudgetService:
     def _read_spend(self, store: BudgetStore, trackers: list[BudgetTracker], starts: dict[int, int],
                     watermark: int) -> dict[int, dict[int, Decimal]]:
         """Spend before the watermark for each tracker, one query per scope and window start."""
-        groups: dict[tuple[str, bool, int], list[BudgetTracker]] = {}
+        groups: dict[tuple[str, str, bool, int], list[BudgetTracker]] = {}
         for tracker in trackers:
-            key = (tracker.budget.scope, tracker.budget.window.is_rolling, starts[id(tracker)])
+            budget = tracker.budget
+            key = (budget.scope, budget.tenant, budget.window.is_rolling, starts[id(tracker)])
             groups.setdefault(key, []).append(tracker)
         found: dict[int, dict[int, Decimal]] = {}
-        for (scope, rolling, start), members in groups.items():
+        for (scope, tenant, rolling, start), members in groups.items():
             tag = members[0].budget.tag_name
             values = sorted({m.budget.value for m in members})
             if rolling:
-                by_value = store.spend_by_minute(scope, tag, values, start, watermark)
+                by_value = store.spend_by_minute(scope, tag, tenant, values, start, watermark)
                 for member in members:
                     found[id(member)] = by_value.get(member.budget.value, {})
             else:
-                spend = store.spend_in_range(scope, tag, values, start, watermark)
+                spend = store.spend_in_range(scope, tag, tenant, values, start, watermark)
                 for member in members:
                     amount = spend.get(member.budget.value)
                     found[id(member)] = {start: amount} if amount else {}
@@ -224,36 +226,42 @@ class BudgetService:
             self._trackers = trackers
             self._by_scope, self._hard_by_scope = {}, {}
             for tracker in trackers.values():
-                key = (tracker.budget.scope, tracker.budget.value)
+                key = (tracker.budget.scope, tracker.budget.value, tracker.budget.tenant)
                 self._by_scope.setdefault(key, []).append(tracker)
                 if tracker.budget.hard:
                     self._hard_by_scope.setdefault(key, []).append(tracker)
             self._tag_names = tuple(sorted({t.budget.tag_name for t in trackers.values() if t.budget.tag_name}))
 
-    def _scope_keys(self, call: LlmCall) -> list[tuple[str, str]]:
-        keys = [(scope, value) for scope, attribute in _CALL_FIELDS if (value := getattr(call, attribute))]
-        keys.append(_ALL)
-        for name in self._tag_names:
-            if value := call.tags.get(name):
-                keys.append((f"tag:{name}", value))
-        return keys
+    def _scope_keys(self, call: LlmCall) -> list[tuple[str, str, str]]:
+        return self._index_keys([(scope, value) for scope, attribute in _CALL_FIELDS
+                                 if (value := getattr(call, attribute))],
+                                {name: value for name in self._tag_names if (value := call.tags.get(name))},
+                                call.tenant)
+
+    @staticmethod
+    def _index_keys(given: Iterable[tuple[str, str]], tags: Mapping[str, str], tenant: str
+                    ) -> list[tuple[str, str, str]]:
+        """The (scope, value, tenant) keys of the budgets a call with these attributes counts in:
+        the budgets on every tenant, and those of its own tenant."""
+        scopes = [(scope, value) for scope, value in given if value]
+        scopes += [_ALL] + [(f"tag:{name}", value) for name, value in tags.items()]
+        tenants = ("", tenant) if tenant else ("",)
+        return [(scope, value, qualifier) for scope, value in scopes for qualifier in tenants]
 
     # --- the throttle ------------------------------------------------------------------------
 
     def check(self, *, app: str = "", user: str = "", model: str = "", team: str = "", environment: str = "",
               provider: str = "", feature: str = "", tenant: str = "",
-              tags: Mapping[str, str] | None = None) -> Decision:
-        """Allow, deny or degrade a call with these attributes, from memory alone."""
+              tags: Mapping[str, str] | None = None, shown: Callable[[Budget], bool] | None = None) -> Decision:
+        """Allow, deny or degrade a call with these attributes, from memory alone. Every budget
+        the call counts in may decide; an allowed call is answered with the budget that has the
+        least left among those `shown` (default: all)."""
         given = (("app", app), ("user", user), ("model", model), ("team", team), ("environment", environment),
                  ("provider", provider), ("feature", feature), ("tenant", tenant))
+        keys = self._index_keys(given, tags or {}, tenant)
         now = self._clock()
         with self._lock:
-            index = self._hard_by_scope
-            trackers = [t for key in given if key[1] for t in index.get(key, ())]
-            trackers += index.get(_ALL, ())
-            for name, value in (tags or {}).items():
-                trackers += index.get((f"tag:{name}", value), ())
-            return decide(trackers, now)
+            return decide([t for key in keys for t in self._hard_by_scope.get(key, ())], now, shown)
 
     def status(self) -> list[BudgetStatus]:
         now = self._clock()

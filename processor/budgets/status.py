@@ -30,7 +30,8 @@ class BudgetStatus:
     def to_dict(self) -> dict[str, Any]:
         budget = self.budget
         return {
-            "id": budget.id, "scope": budget.scope, "value": budget.value, "window": budget.window.kind,
+            "id": budget.id, "scope": budget.scope, "value": budget.value, "tenant": budget.tenant,
+            "window": budget.window.kind,
             "window_description": budget.window.describe(), "hard": budget.hard,
             "fallback_model": budget.fallback_model or None,
             "spend": money_text(self.spend), "limit": money_text(budget.limit),

@@ -27,7 +27,7 @@ _SCOPE_COLUMNS = {"app": "app", "team": "team", "user": "user_id", "model": "mod
 _IN_HOURLY_ROLLUP = {"app", "team", "model", "provider", "environment", "feature", "tenant", "all"}
 _TAG_COLUMN = "tags[{tag_name:String}]"
 
-_BUDGET_COLUMNS = ("id", "scope", "scope_value", "window_kind", "timezone", "rolling_seconds", "limit_amount",
+_BUDGET_COLUMNS = ("id", "scope", "scope_value", "tenant", "window_kind", "timezone", "rolling_seconds", "limit_amount",
                    "thresholds", "hard", "fallback_model", "channels", "description", "source", "updated_at",
                    "is_deleted")
 _ALERT_COLUMNS = ("dedup_key", "kind", "budget_id", "window_start", "threshold", "spend", "limit_amount",
@@ -82,10 +82,10 @@ class BudgetStore:
     def load(self) -> list[Budget]:
         """The current budgets. A row that no longer parses is skipped with a warning."""
         rows = self._client.query(
-            "SELECT id, scope, scope_value, window_kind, timezone, rolling_seconds, limit_amount, thresholds, "
-            "hard, fallback_model, channels, description FROM budgets FINAL ORDER BY id").result_rows
+            "SELECT id, scope, scope_value, tenant, window_kind, timezone, rolling_seconds, limit_amount, "
+            "thresholds, hard, fallback_model, channels, description FROM budgets FINAL ORDER BY id").result_rows
         budgets = []
-        for (budget_id, scope, value, kind, zone, rolling, limit, thresholds, hard, fallback, channels,
+        for (budget_id, scope, value, tenant, kind, zone, rolling, limit, thresholds, hard, fallback, channels,
              description) in rows:
             try:
                 parsed_channels = tuple(parse_channel(c) for c in json.loads(channels or "[]"))
@@ -93,7 +93,7 @@ class BudgetStore:
                 log.warning("skipping budget %s: its stored channels do not parse: %s", budget_id, exc)
                 continue
             budgets.append(Budget(
-                id=budget_id, scope=scope, value=value, window=Window(kind, zone, rolling), limit=limit,
+                id=budget_id, scope=scope, value=value, tenant=tenant, window=Window(kind, zone, rolling), limit=limit,
                 thresholds=tuple(t.normalize() for t in thresholds), hard=bool(hard), fallback_model=fallback,
                 channels=parsed_channels, description=description))
         return budgets
@@ -103,7 +103,7 @@ class BudgetStore:
         return dict(self._client.query("SELECT id, source FROM budgets FINAL").result_rows)
 
     def upsert(self, budgets: Iterable[Budget], *, source: str, now: float) -> None:
-        rows = [[b.id, b.scope, b.value, b.window.kind, b.window.timezone, b.window.rolling_seconds, b.limit,
+        rows = [[b.id, b.scope, b.value, b.tenant, b.window.kind, b.window.timezone, b.window.rolling_seconds, b.limit,
                  list(b.thresholds), b.hard, b.fallback_model,
                  json.dumps([c.to_dict() for c in b.channels], sort_keys=True), b.description, source,
                  _utc(now), 0] for b in budgets]
@@ -115,7 +115,7 @@ class BudgetStore:
         wanted = list(budget_ids)
         existing = [row[0] for row in self._client.query(
             "SELECT id FROM budgets FINAL WHERE id IN {ids:Array(String)}", parameters={"ids": wanted}).result_rows]
-        rows = [[budget_id, "all", "", "daily", "UTC", 0, Decimal(0), [], False, "", "[]", "", "deleted",
+        rows = [[budget_id, "all", "", "", "daily", "UTC", 0, Decimal(0), [], False, "", "[]", "", "deleted",
                  _utc(now), 1] for budget_id in existing]
         if rows:
             self._client.insert("budgets", rows, column_names=_BUDGET_COLUMNS)
@@ -123,31 +123,33 @@ class BudgetStore:
 
     # --- spend --------------------------------------------------------------------------------
 
-    def spend_in_range(self, scope: str, tag_name: str, values: list[str], start: int, end: int
+    def spend_in_range(self, scope: str, tag_name: str, tenant: str, values: list[str], start: int, end: int
                        ) -> dict[str, Decimal]:
-        """Spend per scope value over [start, end), from the hourly rollup where the scope has one."""
+        """Spend per scope value over [start, end), from the hourly rollup where the scope has one;
+        with `tenant`, of that tenant's calls only."""
         if end <= start:
             return {}
-        column = _TAG_COLUMN if tag_name else _SCOPE_COLUMNS[scope]
         file = "spend_from_rollup.sql" if scope in _IN_HOURLY_ROLLUP else "spend_from_calls.sql"
-        rows = self._client.query(_sql(file).substitute(dimension=column), parameters={
-            "range_start": _utc(start), "range_end": _utc(end), "scope_values": values,
-            **({"tag_name": tag_name} if tag_name else {})}).result_rows
+        rows = self._spend_query(file, scope, tag_name, tenant, values, start, end)
         return {value: spend for value, spend in rows}
 
-    def spend_by_minute(self, scope: str, tag_name: str, values: list[str], start: int, end: int
+    def spend_by_minute(self, scope: str, tag_name: str, tenant: str, values: list[str], start: int, end: int
                         ) -> dict[str, dict[int, Decimal]]:
         """Spend per scope value and minute over [start, end), for rolling windows."""
         found: dict[str, dict[int, Decimal]] = {}
         if end <= start:
             return found
-        column = _TAG_COLUMN if tag_name else _SCOPE_COLUMNS[scope]
-        rows = self._client.query(_sql("spend_by_minute.sql").substitute(dimension=column), parameters={
-            "range_start": _utc(start), "range_end": _utc(end), "scope_values": values,
-            **({"tag_name": tag_name} if tag_name else {})}).result_rows
+        rows = self._spend_query("spend_by_minute.sql", scope, tag_name, tenant, values, start, end)
         for value, minute, spend in rows:
             found.setdefault(value, {})[int(minute)] = spend
         return found
+
+    def _spend_query(self, file: str, scope: str, tag_name: str, tenant: str, values: list[str], start: int,
+                     end: int) -> list[tuple]:
+        column = _TAG_COLUMN if tag_name else _SCOPE_COLUMNS[scope]
+        return self._client.query(_sql(file).substitute(dimension=column), parameters={
+            "range_start": _utc(start), "range_end": _utc(end), "scope_values": values, "tenant": tenant,
+            **({"tag_name": tag_name} if tag_name else {})}).result_rows
 
     # --- alerts -------------------------------------------------------------------------------
 

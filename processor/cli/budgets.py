@@ -4,6 +4,7 @@
     llmledger budgets set --file budgets.yaml
     llmledger budgets set --app chatbot --window daily --timezone Europe/Berlin --limit 500 \\
         --thresholds 0.5,0.8,1 --slack https://hooks.slack.com/services/...
+    llmledger budgets set --scope user --value u1 --tenant acme --window daily --limit 5
     llmledger budgets delete chatbot.daily
     llmledger budgets status --format json
     llmledger budgets evaluate            # for cron: send the alerts that are due
@@ -40,6 +41,7 @@ def register(subparsers) -> None:
     setting.add_argument("--scope", help="app, team, user, model, provider, environment, feature, tenant, "
                                          "tag:<name> or all")
     setting.add_argument("--value", help="which app, team, user, ... the budget is for")
+    setting.add_argument("--tenant", help="count only this tenant's calls (default: every tenant's)")
     setting.add_argument("--window", choices=("daily", "weekly", "monthly", "rolling"))
     setting.add_argument("--timezone", help="IANA time zone of a calendar window (default UTC)")
     setting.add_argument("--duration", help="length of a rolling window, e.g. 24h")
@@ -192,11 +194,14 @@ def _show_budget_status(statuses: list[dict], wide: bool) -> None:
     def when(text):
         return fmt.moment(datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else ""
 
-    columns = [Column("id"), Column("scope"), Column("window"), Column("spend", numeric=True),
+    tenants = any(s["tenant"] for s in statuses)  # a column only when some budget counts one tenant's calls
+    columns = [Column("id"), Column("scope"), *([Column("tenant")] if tenants else []), Column("window"),
+               Column("spend", numeric=True),
                Column("limit", numeric=True), Column("used", numeric=True), Column("left", numeric=True, optional=True),
                Column("projected", numeric=True), Column("breach at", optional=True),
                Column("thresholds", optional=True), Column("mode")]
-    rows = [[s["id"], "all calls" if s["scope"] == "all" else f"{s['scope']}={s['value']}", s["window_description"],
+    rows = [[s["id"], "all calls" if s["scope"] == "all" else f"{s['scope']}={s['value']}",
+             *([s["tenant"] or "all"] if tenants else []), s["window_description"],
              money(s["spend"]), money(s["limit"]), fmt.percent(Decimal(s["percent"]) / 100), money(s["remaining"]),
              money(s["projected_spend"]) if s["projected_spend"] is not None else "", when(s["projected_breach_at"]),
              fmt.thresholds(Decimal(t) for t in s["thresholds"]), _mode(s)] for s in statuses]
@@ -214,7 +219,7 @@ def _mode(status: dict) -> str:
 
 
 def _flags_given(args) -> bool:
-    names = ("id", "app", "scope", "value", "window", "timezone", "duration", "limit", "thresholds",
+    names = ("id", "app", "scope", "value", "tenant", "window", "timezone", "duration", "limit", "thresholds",
              "fallback_model", "description")
     return any(getattr(args, n) for n in names) or args.soft or args.webhook or args.slack or args.email
 
@@ -223,7 +228,7 @@ def _entry_from_flags(args) -> dict:
     entry: dict = {}
     if args.app:
         entry["app_id"] = args.app
-    for flag in ("id", "scope", "value", "window", "timezone", "duration", "limit", "fallback_model",
+    for flag in ("id", "scope", "value", "tenant", "window", "timezone", "duration", "limit", "fallback_model",
                  "description"):
         if getattr(args, flag) is not None:
             entry[flag] = getattr(args, flag)

@@ -55,7 +55,8 @@ def metric_rows(request, *, now_ns: int) -> Converted:
                 table = METRIC_TABLES[kind][0]
                 data = getattr(metric, kind)
                 for point in data.data_points:
-                    problem = time_problem(point.time_unix_nano, now_ns) or _shape_problem(kind, point)
+                    problem = (time_problem(point.time_unix_nano, now_ns) or _start_problem(point)
+                               or _exemplar_problem(point, now_ns) or _shape_problem(kind, point))
                     if problem:
                         result.reject(f"metric {metric.name!r} ({kind})", problem)
                         continue
@@ -68,6 +69,20 @@ def metric_rows(request, *, now_ns: int) -> Converted:
                     row += _VALUES[kind](point, data)
                     result.add(table, row)
     return result
+
+
+def _start_problem(point) -> str | None:
+    # Optional (0 for a gauge), but never after the point's own time: the column holds both.
+    if point.start_time_unix_nano > point.time_unix_nano:
+        return "start time is after the point's time"
+    return None
+
+
+def _exemplar_problem(point, now_ns: int) -> str | None:
+    for exemplar in getattr(point, "exemplars", ()):  # a summary point has none
+        if exemplar.time_unix_nano and (problem := time_problem(exemplar.time_unix_nano, now_ns)):
+            return f"exemplar {problem}"
+    return None
 
 
 def _shape_problem(kind: str, point) -> str | None:

@@ -37,7 +37,7 @@ def at(text: str, zone: str = "UTC") -> float:
     return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(zone)).timestamp()
 
 
-def llm_call(when: float, *, app: str = "chatbot", user: str = "u-1", team: str = "", tags=None,
+def llm_call(when: float, *, app: str = "chatbot", user: str = "u-1", team: str = "", tenant: str = "", tags=None,
              model: str = "gpt-4o", input_tokens: int = 400_000, output_tokens: int = 50_000,
              cost: Decimal | None = GPT4O_CALL_COST) -> LlmCall:
     """A priced call as the pricer leaves it; by default the gpt-4o call of GPT4O_CALL_COST."""
@@ -45,7 +45,7 @@ def llm_call(when: float, *, app: str = "chatbot", user: str = "u-1", team: str 
     return LlmCall(
         timestamp_ns=int(when * 1e9), trace_id=f"{n:032x}", span_id=f"{n:016x}", provider="openai",
         operation="chat", request_model=model, response_model=model, app=app, user_id=user, team=team,
-        tags=dict(tags or {}), input_tokens=input_tokens, output_tokens=output_tokens, usage_reported=True,
+        tenant=tenant, tags=dict(tags or {}), input_tokens=input_tokens, output_tokens=output_tokens, usage_reported=True,
         cost=cost, unpriced=cost is None, price_source="catalog" if cost is not None else "", status="Ok")
 
 

@@ -70,6 +70,26 @@ def test_set_list_status_delete_on_the_store(capsys, clickhouse, on_store, tmp_p
     assert [row["id"] for row in json.loads(out)] == ["chatbot.daily", "chatbot.monthly"]
 
 
+def test_set_with_a_tenant_counts_only_that_tenants_calls(capsys, clickhouse, on_store):
+    for tenant in ("acme", "globex"):
+        code, out, _ = _cli(capsys, "set", "--scope", "user", "--value", "u1", "--tenant", tenant, "--window", "daily",
+                            "--limit", "10", *on_store)
+        assert (code, out) == (0, f"set 1 budget: {tenant}:user=u1.daily\n")
+    code, out, _ = _cli(capsys, "list", "--format", "json", *on_store)
+    assert {row["id"]: row["tenant"] for row in json.loads(out)} == {"acme:user=u1.daily": "acme",
+                                                                     "globex:user=u1.daily": "globex"}
+    now = time.time()
+    store_calls(clickhouse, [llm_call(now - 60, user="u1", tenant="acme"), llm_call(now - 60, user="u1", tenant="acme"),
+                             llm_call(now - 60, user="u1", tenant="globex")])
+    code, out, _ = _cli(capsys, "status", "--format", "json", *on_store)
+    # acme's u1 made two gpt-4o calls of $1.50, globex's u1 one.
+    assert {s["id"]: (s["tenant"], s["spend"]) for s in json.loads(out)["budgets"]} == {
+        "acme:user=u1.daily": ("acme", "3"), "globex:user=u1.daily": ("globex", "1.5")}
+    code, out, _ = _cli(capsys, "status", *on_store)
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if ":user=u1" in line}
+    assert code == 0 and rows == {"acme:user=u1.daily": ["user=u1", "acme"], "globex:user=u1.daily": ["user=u1", "globex"]}
+
+
 def test_mistakes_in_flags_or_files_exit_2_with_the_key(capsys, on_store, tmp_path):
     code, _, err = _cli(capsys, "set", "--app", "mail", "--window", "daily", "--limit", "-3", *on_store)
     assert (code, err) == (2, "llmledger: command line: budgets[0].limit: must be a positive amount in USD, got '-3'\n")

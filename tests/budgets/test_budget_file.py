@@ -115,6 +115,28 @@ def test_a_budget_round_trips_through_its_dict():
     assert parse_budget_document({"budgets": [budget.to_dict()]}).budgets == (budget,)
 
 
+def test_a_tenant_qualifies_any_scope_and_names_the_budget(tmp_path):
+    loaded = _load(tmp_path, """\
+budgets:
+  - {scope: user, value: u1, tenant: acme, window: daily, limit: 5}
+  - {scope: user, value: u1, tenant: globex, window: daily, limit: 5}
+  - {scope: user, value: u1, window: daily, limit: 50}
+  - {app_id: chatbot, tenant: 4711, daily_limit: 10, monthly_limit: 100}
+  - {scope: all, tenant: acme, window: weekly, limit: 70}
+""")
+    budgets = {b.id: b for b in loaded.budgets}
+    # The same user id in two tenants makes two budgets; without a tenant, one on every tenant.
+    assert sorted(budgets) == ["4711:chatbot.daily", "4711:chatbot.monthly", "acme:all.weekly",
+                               "acme:user=u1.daily", "globex:user=u1.daily", "user=u1.daily"]
+    acme = budgets["acme:user=u1.daily"]
+    assert (acme.scope, acme.value, acme.tenant, acme.tenant_of) == ("user", "u1", "acme", "acme")
+    assert acme.call_filters() == {"user": "u1", "tenant": "acme"}
+    assert budgets["user=u1.daily"].tenant == "" and budgets["user=u1.daily"].tenant_of == ""
+    assert budgets["4711:chatbot.monthly"].tenant == "4711"  # an unquoted numeric tenant id
+    assert budgets["acme:all.weekly"].call_filters() == {"tenant": "acme"}
+    assert parse_budget_document({"budgets": [acme.to_dict()]}).budgets == (acme,)
+
+
 @pytest.mark.parametrize("text, expected", [
     ("budgets:\n  - app_id: chat\n    dialy_limit: 5\n",
      "budgets.yaml:3: budgets[0].dialy_limit: unknown key (did you mean daily_limit?"),
@@ -148,6 +170,19 @@ def test_a_budget_round_trips_through_its_dict():
      "budgets.yaml:4: daily_limit: the key is given twice"),
     ("budgets:\n  - app_id: chat\n    daily_limit: [5\n", "budgets.yaml:4: not valid YAML"),
     ("budget:\n  - app_id: chat\n", "budgets.yaml:1: budget: unknown key (did you mean budgets?"),
+    ("budgets:\n  - scope: user\n    value: u1\n    tenant: ''\n    window: daily\n    limit: 5\n",
+     "budgets.yaml:4: budgets[0].tenant: must be a non-empty string of at most 256 printable characters"),
+    ("budgets:\n  - scope: user\n    value: u1\n    tenant: [acme, globex]\n    window: daily\n    limit: 5\n",
+     "budgets.yaml:4: budgets[0].tenant: must be a non-empty string"),
+    ("budgets:\n  - app_id: chat\n    daily_limit: 5\n    tenant: ' acme'\n",
+     "budgets.yaml:4: budgets[0].tenant: must be a non-empty string of at most 256 printable characters, "
+     "without leading or trailing spaces"),
+    ("budgets:\n  - scope: tenant\n    value: acme\n    window: daily\n    limit: 5\n    tenant: acme\n",
+     "budgets.yaml:6: budgets[0].tenant: a budget on scope tenant counts one tenant's calls already"),
+    ("budgets:\n  - scope: user\n    value: u1\n    tennant: acme\n    window: daily\n    limit: 5\n",
+     "budgets.yaml:4: budgets[0].tennant: unknown key (did you mean tenant?"),
+    ("budgets:\n  - scope: user\n    value: u1\n    tenant: acme corp\n    window: daily\n    limit: 5\n",
+     "budgets.yaml:2: budgets[0]: cannot make a budget id from 'acme corp:user=u1'; give the budget an id"),
 ])
 def test_mistakes_are_named_by_line_and_key(tmp_path, text, expected):
     assert _error(tmp_path, text).startswith(f"{tmp_path}/{expected}")

@@ -81,6 +81,25 @@ def test_points_with_no_usable_time_or_broken_buckets_are_rejected_and_the_rest_
     ]
 
 
+def test_a_start_or_exemplar_time_the_columns_cannot_hold_rejects_its_point_and_the_rest_go_in(clickhouse):
+    from llmledger.processor.exporters.clickhouse import ClickHouseWriter
+
+    request, scope = _metrics()
+    latency = scope.metrics.add(name="latency").histogram
+    latency.data_points.add(start_time_unix_nano=NOW - 10**9, time_unix_nano=NOW, count=1, bucket_counts=[1])
+    latency.data_points.add(start_time_unix_nano=2**63, time_unix_nano=NOW, count=1, bucket_counts=[1])
+    latency.data_points.add(time_unix_nano=NOW, count=1, bucket_counts=[1]).exemplars.add(
+        time_unix_nano=2**64 - 1, as_double=0.5)
+
+    converted = metric_rows(request, now_ns=NOW)
+
+    assert (converted.accepted, converted.rejected) == (1, 2)
+    assert converted.errors == ["metric 'latency' (histogram): start time is after the point's time",
+                                "metric 'latency' (histogram): exemplar time is more than a day in the future"]
+    ClickHouseWriter(clickhouse).write_tables(converted.tables, token="start-times")
+    assert clickhouse.query("SELECT count() FROM otel_metrics_histogram").result_rows == [(1,)]
+
+
 def test_a_log_record_without_a_time_takes_its_observed_time():
     request = ExportLogsServiceRequest()
     scope = request.resource_logs.add().scope_logs.add()

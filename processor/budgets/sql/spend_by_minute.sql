@@ -1,5 +1,6 @@
 -- Spend per scope value and minute in [range_start, range_end), for rolling windows, which
--- slide a minute at a time. $dimension is chosen by the code from a fixed list.
+-- slide a minute at a time; with a {tenant}, of that tenant's calls only. $dimension is
+-- chosen by the code from a fixed list.
 SELECT
     $dimension AS scope_value,
     toUnixTimestamp(toStartOfMinute(timestamp)) AS minute,
@@ -7,4 +8,5 @@ SELECT
 FROM llm_spans
 WHERE timestamp >= {range_start:DateTime('UTC')} AND timestamp < {range_end:DateTime('UTC')}
   AND scope_value IN {scope_values:Array(String)}
+  AND ({tenant:String} = '' OR tenant = {tenant:String})
 GROUP BY scope_value, minute

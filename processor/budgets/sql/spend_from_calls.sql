@@ -1,7 +1,9 @@
 -- Spend per scope value in [range_start, range_end) from raw rows, for the scopes that no
--- rollup has (user, tags). $dimension is chosen by the code from a fixed list.
+-- rollup has (user, tags); with a {tenant}, of that tenant's calls only. $dimension is
+-- chosen by the code from a fixed list.
 SELECT $dimension AS scope_value, sum(ifNull(cost, toDecimal128(0, 12)) * sign) AS spend
 FROM llm_spans
 WHERE timestamp >= {range_start:DateTime('UTC')} AND timestamp < {range_end:DateTime('UTC')}
   AND scope_value IN {scope_values:Array(String)}
+  AND ({tenant:String} = '' OR tenant = {tenant:String})
 GROUP BY scope_value
