@@ -74,11 +74,10 @@ STRATEGY_NAMES = {"exact_cache": "response cache", "semantic_cache": "semantic c
 
 def _savings(rows: list) -> dict:
     """What the strategies saved together, and each one (the share of the bill it avoided)."""
+    shares = [r.saved_share for r in rows]  # each over the same whole: the bill without any strategy
     return {
         "saved": sum((r.saved for r in rows), Decimal(0)),
-        # Every strategy's share has the same denominator (the bill without any of them).
-        "share": sum((r.saved_share for r in rows), Decimal(0)) if all(r.saved_share is not None for r in rows)
-        and rows else None,
+        "share": sum(shares, Decimal(0)) if rows and None not in shares else None,
         "unvalued_calls": sum(r.unvalued_calls for r in rows),
         "strategies": [(STRATEGY_NAMES.get(r.key, r.key.replace("_", " ")), r) for r in rows],
     }
