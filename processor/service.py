@@ -45,6 +45,7 @@ from .storage.store import Store, named_query
 from .telemetry import ProcessorMetrics
 from .twins.stored import logged_calls, stored_calls
 from .wal import MemoryLog, WriteAheadLog, decode_rows
+from .web import web_routes
 
 log = logging.getLogger("llmledger")
 
@@ -77,6 +78,7 @@ class Service:
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)
         handoff = RowsHandoff()
+        self._price_book = price_book
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
                                  observers=[self.budgets.observe], handoff=handoff)
         # Metrics and logs share the log and the drain with spans.
@@ -181,7 +183,7 @@ class Service:
         if self.grpc_address:
             listening += f", OTLP/gRPC on {self.grpc_address}"
         print(f"llmledger serving: {listening}; storing in {self.store.describe()}; "
-              f"log at {self.store.data_dir / 'wal'}", flush=True)
+              f"log at {self.store.data_dir / 'wal'}; cost pages at {self.http_url}/", flush=True)
         if self.log.recovery.replayable_records:
             print(f"replaying {self.log.recovery.replayable_records} acknowledged log records", flush=True)
 
@@ -203,7 +205,10 @@ class Service:
                                    authenticate=self.authenticate, inflight=self.inflight,
                                    **self.signal_pipelines)
                   + self.ops.routes()
-                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate))
+                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate)
+                  + web_routes(runner_factory=lambda: runner_for_client(self.store.client()),
+                               authenticate=self.authenticate, budget_statuses=self.budgets.status,
+                               pricer=Pricer(self._price_book, warn_unpriced=False)))
         http = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=self.config.http.host,
                                              port=self.config.http.port, log_level="warning", lifespan="off",
                                              access_log=False))

@@ -227,7 +227,8 @@ class LlmCallRow:
     cache_read_tokens: int
     cache_write_tokens: int
     reasoning_tokens: int
-    cost: Decimal | None
+    cost: Decimal | None  # None: unpriced, or never sent (status Refused) or failed before it used anything
+    unpriced: bool  # no price was found for what it used
     cost_details: dict[str, Decimal]
     price_source: str
     duration_ns: int
