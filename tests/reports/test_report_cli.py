@@ -109,6 +109,8 @@ def test_serve_sends_a_scheduled_report_once_and_the_commands_read_through_it(ca
         export_spans(service, [("chat gpt-4o-mini", GPT_4O_MINI_CHAT)] * 2)
         # The drain writes in the background; on a busy machine it may take a while.
         assert service.wait_for("SELECT count() FROM llm_spans", 2, timeout=120) == 2
+        # The rollups' parts may become visible a moment after the table's (the report reads them).
+        assert service.wait_for("SELECT sum(requests) FROM llm_cost_hourly", 2, timeout=30) == 2
         today = datetime.now(timezone.utc).date().isoformat()
         code, out, err = _run(capsys, ["report", "--period", "day", "--of", today, "--format", "json",
                                        "--data-dir", str(data_dir)])
