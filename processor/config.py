@@ -80,6 +80,33 @@ def _days(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+def _zone(value: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(_text(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as UTC or Europe/Berlin") from None
+    return value
+
+
+def _model_map(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
+                                              for k, v in value.items()):
+        raise ValueError("must map model names to model names, e.g. {gpt-4o: gpt-4o-mini}")
+    return dict(value)
+
+
+def _report_schedules(value: Any) -> list:
+    """Checked here, so that a mistake stops the start; built by reports.schedule_of(config)."""
+    from .reports.schedule import parse_schedules
+
+    parse_schedules(value)
+    return list(value or [])
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -144,6 +171,15 @@ SETTINGS: dict[str, dict[str, Setting]] = {
     },
     "pricing": {
         "price_book": Setting(None, _optional_text, "YAML price book for custom models and discounts"),
+    },
+    "reports": {
+        "timezone": Setting("UTC", _zone, "time zone of report periods (and of schedules without their own)"),
+        "pages_url": Setting(None, _optional_text, "the built-in pages' address, for links in reports "
+                                                   "(default: the service's own)"),
+        "cheaper_models": Setting({}, _model_map, "model -> a cheaper model of its family, for the what-ifs "
+                                                  "(adds to and overrides the built-in list)"),
+        "schedules": Setting([], _report_schedules, "reports sent on schedule by serve (processor/reports/schedule.py)"),
+        "check_interval_s": Setting(60, _positive_int, "how often serve looks for reports that are due"),
     },
     # Which tables each key covers: storage/retention.py.
     "retention": {
@@ -249,6 +285,9 @@ def load_config(path: str | Path | None = None, *, overrides: dict[tuple[str, st
             except ValueError as exc:
                 problems.append(f"--{key.replace('_', '-')}: {exc}")
     problems += _retention_problems(values["retention"])
+    if values["storage"]["cluster"] and not values["storage"]["clickhouse_url"]:
+        problems.append("storage.cluster: needs storage.clickhouse_url (a node of that cluster); "
+                        "the embedded store is one node")
     if problems:
         raise ConfigError(problems)
     return Config(values, str(path) if path else "defaults")

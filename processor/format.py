@@ -31,6 +31,38 @@ def money(amount: Decimal | int | None, *, currency: str = "$") -> str:
     return f"{sign}{currency}{shown:f}"
 
 
+def money_of(spend) -> str:
+    """The cost of a Spend (a breakdown row, a cell): n/a when every one of its calls is
+    unpriced, whatever the sum of priced calls says (it is 0 then, and 0 would be a lie).
+    Calls with no cost that are not unpriced (a budget refused them, or they failed before
+    using anything) cost nothing."""
+    if spend.requests > 0 and spend.unpriced_requests >= spend.requests:
+        return NOT_AVAILABLE
+    if spend.cost is None:
+        return NOT_AVAILABLE if spend.unpriced_requests else money(0)
+    return money(spend.cost)
+
+
+def call_cost(call) -> str:
+    """The cost of one call: n/a when unpriced; "refused" when a budget stopped it (never
+    sent); $0.00 for a call that failed before it used anything."""
+    if call.cost is not None:
+        return money(call.cost)
+    if call.unpriced:
+        return NOT_AVAILABLE
+    return "refused" if call.status == "Refused" else money(0)
+
+
+def rate(amount: Decimal | None) -> str:
+    """A price per 1M tokens, exact, at least to the cent: $0.15, $0.075, $2.50."""
+    if amount is None:
+        return NOT_AVAILABLE
+    exact = Decimal(amount).normalize()
+    if exact.as_tuple().exponent > -2:
+        exact = exact.quantize(_CENT)
+    return f"${exact:,f}"
+
+
 def tokens(count: int | None) -> str:
     """12,345 (None: n/a)."""
     return NOT_AVAILABLE if count is None else f"{int(count):,}"
@@ -53,7 +85,10 @@ def percent(fraction: Decimal | float | None, places: int = 1) -> str:
     """A fraction as a percentage: 0.2345 → 23.5%; None → n/a."""
     if fraction is None:
         return NOT_AVAILABLE
-    value = (Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    exact = Decimal(str(fraction)) * 100
+    value = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if value == 0 and exact > 0:
+        return f"<{Decimal(1).scaleb(-places)}%"
     text = f"{value:,.{places}f}"
     if places and "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -124,3 +159,11 @@ def short_id(identifier: str, keep: int = 8) -> str:
 def label(value: str | None, empty: str = "(none)") -> str:
     """A dimension's value; calls without one (no team set) are grouped under "" and read "(none)"."""
     return value if value else empty
+
+
+def signed_money(amount: Decimal | int | None, *, currency: str = "$") -> str:
+    """A change in money: +$12.30, -$4.00, $0.00 (None: n/a)."""
+    if amount is None:
+        return NOT_AVAILABLE
+    text = money(amount, currency=currency)
+    return "+" + text if Decimal(amount) > 0 else text

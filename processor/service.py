@@ -46,6 +46,7 @@ from .telemetry import ProcessorMetrics
 from .twins.index import SpanFacts
 from .twins.stored import stored_calls
 from .wal import MemoryLog, WriteAheadLog
+from .web import web_routes
 from .workers import WorkerPool
 
 log = logging.getLogger("llmledger")
@@ -73,9 +74,11 @@ class Service:
             log.warning("wal.enabled is false: acknowledged spans are lost if the process dies")
             self.log = MemoryLog(max_bytes=config.wal.max_bytes)
         self.budgets = BudgetService(self.store.client, anomalies=self._anomaly_alerts)
+        self.reports = self._report_scheduler(price_book)
         self.budget_scheduler = BudgetScheduler(self.budgets, budget_file=config.budgets.file,
                                                 interval_s=config.budgets.evaluate_interval_s, metrics=self.metrics)
         self.pool: WorkerPool | None = None  # started once the receivers listen
+        self._price_book = price_book
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
                                  observers=[self.budgets.observe])
         # Metrics and logs share the log and the drain with spans.
@@ -132,7 +135,7 @@ class Service:
     def _open_writer(self) -> ClickHouseWriter:
         client = self.store.client()
         self._remember_store(client)
-        return ClickHouseWriter(client, distributed=self.store.cluster is not None)
+        return ClickHouseWriter(client, cluster=self.store.cluster)
 
     def _anomaly_alerts(self):
         """Anomalies of the last day, as alerts; only asked for when anomaly channels are set."""
@@ -143,6 +146,19 @@ class Service:
             self._analytics_runner = runner_for_client(self.store.client())
         found = find_anomalies(self._analytics_runner, end - timedelta(days=1), end)
         return [anomaly_alert(anomaly) for anomaly in found]
+
+    def _report_scheduler(self, price_book):
+        """Scheduled reports, sent through the same notifier (and SMTP server) as the alerts."""
+        from .reports import schedules_of, settings_of
+
+        schedules = schedules_of(self.config)
+        if not schedules:
+            return None
+        from .reports.scheduler import ReportScheduler
+
+        return ReportScheduler(schedules, client_factory=self.store.client, notifier=self.budgets.notifier,
+                               pricer=Pricer(price_book), settings=lambda: settings_of(self.config, self.http_url),
+                               interval_s=self.config.reports.check_interval_s)
 
     # --- running ----------------------------------------------------------------------------
 
@@ -157,6 +173,8 @@ class Service:
         await anyio.to_thread.run_sync(self.budget_scheduler.load)
         self.budget_scheduler.start()
         http, http_task = await self._start_http()
+        if self.reports is not None:  # after the HTTP start: the reports link to its pages
+            self.reports.start()
         grpc_server = await self._start_grpc()
         if self.config.workers.processes:
             self.pool = WorkerPool(self.config.workers.processes, price_book=self.config.pricing.price_book)
@@ -167,7 +185,7 @@ class Service:
         if self.grpc_address:
             listening += f", OTLP/gRPC on {self.grpc_address}"
         print(f"llmledger serving: {listening}; storing in {self.store.describe()}; "
-              f"log at {self.store.data_dir / 'wal'}", flush=True)
+              f"log at {self.store.data_dir / 'wal'}; cost pages at {self.http_url}/", flush=True)
         if self.log.recovery.replayable_records:
             print(f"replaying {self.log.recovery.replayable_records} acknowledged log records", flush=True)
 
@@ -178,6 +196,8 @@ class Service:
             await grpc_server.stop(grace=2)
         await http_task
         self.budget_scheduler.stop()
+        if self.reports is not None:
+            self.reports.stop()
         await anyio.to_thread.run_sync(self.drain.stop)
         if self.pool is not None:
             self.pool.close()
@@ -189,7 +209,10 @@ class Service:
                                    authenticate=self.authenticate, inflight=self.inflight,
                                    **self.signal_pipelines)
                   + self.ops.routes()
-                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate))
+                  + budget_routes(self.budgets, authorize=self.ops.is_admin, authenticate=self.authenticate)
+                  + web_routes(runner_factory=lambda: runner_for_client(self.store.client()),
+                               authenticate=self.authenticate, budget_statuses=self.budgets.status,
+                               pricer=Pricer(self._price_book, warn_unpriced=False)))
         http = uvicorn.Server(uvicorn.Config(Starlette(routes=routes), host=self.config.http.host,
                                              port=self.config.http.port, log_level="warning", lifespan="off",
                                              access_log=False))

@@ -56,6 +56,20 @@ def test_two_shards_of_two_replicas_each_with_matching_macros():
     assert len(set(replica_names)) == 4
 
 
+def test_inserts_wait_for_every_replica_of_their_shard_and_the_servers_reach_each_other():
+    services = _compose()
+    _, shards, _ = _remote_servers()
+    users = ET.parse(CLUSTER_DIR / "clickhouse" / "users.xml").getroot()
+    # llmledger and the Distributed tables connect as `default` (the URLs in the compose file).
+    assert int(users.find("profiles/default/insert_quorum").text) == len(shards[0])
+    for host in (host for replicas in shards for host in replicas):
+        assert _mounted(services[host], "/etc/clickhouse-server/users.d/llmledger.xml") == CLUSTER_DIR / "clickhouse" / "users.xml"
+        # Else the image limits the password-less default user to localhost.
+        assert services[host]["environment"]["CLICKHOUSE_SKIP_USER_SETUP"] == "1"
+    for name in ("llmledger-1", "llmledger-2"):
+        assert urlsplit(services[name]["environment"]["LLMLEDGER_CLICKHOUSE_URL"]).username == "default"
+
+
 def test_keeper_ensemble_is_the_one_the_servers_use():
     services = _compose()
     keeper = ET.parse(CLUSTER_DIR / "keeper" / "keeper.xml").getroot().find("keeper_server")

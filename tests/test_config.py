@@ -30,6 +30,9 @@ def test_defaults_file_env_and_flags_layer_in_that_order(tmp_path):
     ("wal:\n  fsync: maybe\n", "llmledger.yaml:2: wal.fsync: must be true or false"),
     ("http: [1, 2]\n", "llmledger.yaml:1: http: must be a mapping"),
     ("http:\n  port: [\n", "llmledger.yaml:3: not valid YAML"),
+    ("storage:\n  cluster: 'main; DROP'\n", "llmledger.yaml:2: storage.cluster: must be a plain name"),
+    # A cluster is reached through one of its nodes; the embedded store is not one.
+    ("storage:\n  cluster: main\n", "storage.cluster: needs storage.clickhouse_url"),
 ])
 def test_mistakes_name_the_file_line_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:

@@ -16,6 +16,8 @@ READ_COMMANDS = [
     ["budgets", "status"],
     ["budgets", "list"],
     ["budgets", "evaluate"],
+    ["report", "--period", "week"],
+    ["plot", "trend"],
 ]
 
 

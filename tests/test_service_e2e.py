@@ -272,14 +272,17 @@ def test_price_book_prices_a_custom_model_over_the_catalog(tmp_path):
         running.stop()
 
 
-def test_demo_shows_costs_by_app_and_model(tmp_path):
+def test_demo_shows_costs_by_app_and_where_the_pages_are(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "llmledger.processor.cli", "demo", "--calls", "60", "--data-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, timeout=180)
+        [sys.executable, "-m", "llmledger.processor.cli", "demo", "--calls", "100", "--days", "8", "--exit",
+         "--data-dir", str(tmp_path / "d")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "60 of 60 calls stored" in result.stdout
-    assert "Cost by app" in result.stdout and "Cost by model" in result.stdout
-    assert "support-bot" in result.stdout and "gpt-4o-mini" in result.stdout
+    # 100 everyday calls and 75 unusual ones: a 40-call spike, one runaway call, 20 of a new app, 8 of a new
+    # model, 6 a budget refused.
+    assert "175 of 175 calls stored" in result.stdout
+    assert "Cost by app" in result.stdout and "support-bot" in result.stdout and "batch-eval" in result.stdout
+    assert re.search(r"^cost pages: http://127\.0\.0\.1:\d+/$", result.stdout, re.MULTILINE)
+    assert not (tmp_path / "d" / "service.json").exists()  # --exit: the demo's service has stopped
 
 
 def test_without_the_log_spans_are_still_stored(tmp_path):

@@ -383,6 +383,287 @@ ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/{database}/{table}
 ORDER BY table_name
 SETTINGS replicated_deduplication_window = 0;
 
+-- 009_budget_tenant.sql
+ALTER TABLE budgets ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS tenant String DEFAULT '' AFTER scope_value;
+
+CREATE OR REPLACE VIEW budgets_current ON CLUSTER llmledger AS
+SELECT
+    id,
+    scope,
+    scope_value,
+    tenant,
+    window_kind,
+    if(window_kind = 'rolling', concat(toString(intDiv(rolling_seconds, 60)), 'm'), timezone) AS period,
+    limit_amount,
+    thresholds,
+    if(hard, 'hard', 'soft') AS mode,
+    fallback_model,
+    arrayStringConcat(arrayMap(c -> JSONExtractString(c, 'type'), JSONExtractArrayRaw(channels)), ',')
+        AS channel_types,
+    description,
+    source,
+    updated_at
+FROM budgets FINAL;
+
+-- 010_otel_logs.sql
+CREATE TABLE IF NOT EXISTS otel_logs_local ON CLUSTER llmledger
+(
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    EventName String CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimestampTime)
+PRIMARY KEY (ServiceName, TimestampTime)
+ORDER BY (ServiceName, TimestampTime, Timestamp)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_logs ON CLUSTER llmledger AS otel_logs_local ENGINE = Distributed(llmledger, currentDatabase(), otel_logs_local, cityHash64(TraceId, Timestamp));
+
+-- 011_otel_metrics.sql
+CREATE TABLE IF NOT EXISTS otel_metrics_gauge_local ON CLUSTER llmledger
+(
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Exemplars Nested
+    (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime,
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_time_minmax TimeUnix TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_gauge ON CLUSTER llmledger AS otel_metrics_gauge_local ENGINE = Distributed(llmledger, currentDatabase(), otel_metrics_gauge_local, cityHash64(ServiceName, MetricName, cityHash64(Attributes)));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_sum_local ON CLUSTER llmledger
+(
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    Value Float64 CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Exemplars Nested
+    (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime,
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    IsMonotonic Boolean CODEC(Delta, ZSTD(1)),
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_time_minmax TimeUnix TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_sum ON CLUSTER llmledger AS otel_metrics_sum_local ENGINE = Distributed(llmledger, currentDatabase(), otel_metrics_sum_local, cityHash64(ServiceName, MetricName, cityHash64(Attributes)));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_histogram_local ON CLUSTER llmledger
+(
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    BucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    ExplicitBounds Array(Float64) CODEC(ZSTD(1)),
+    Exemplars Nested
+    (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime,
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_time_minmax TimeUnix TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_histogram ON CLUSTER llmledger AS otel_metrics_histogram_local ENGINE = Distributed(llmledger, currentDatabase(), otel_metrics_histogram_local, cityHash64(ServiceName, MetricName, cityHash64(Attributes)));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram_local ON CLUSTER llmledger
+(
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    Scale Int32 CODEC(ZSTD(1)),
+    ZeroCount UInt64 CODEC(ZSTD(1)),
+    PositiveOffset Int32 CODEC(ZSTD(1)),
+    PositiveBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    NegativeOffset Int32 CODEC(ZSTD(1)),
+    NegativeBucketCounts Array(UInt64) CODEC(ZSTD(1)),
+    Exemplars Nested
+    (
+        FilteredAttributes Map(LowCardinality(String), String),
+        TimeUnix DateTime,
+        Value Float64,
+        SpanId String,
+        TraceId String
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    Min Float64 CODEC(ZSTD(1)),
+    Max Float64 CODEC(ZSTD(1)),
+    AggregationTemporality Int32 CODEC(ZSTD(1)),
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_time_minmax TimeUnix TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram ON CLUSTER llmledger AS otel_metrics_exponential_histogram_local ENGINE = Distributed(llmledger, currentDatabase(), otel_metrics_exponential_histogram_local, cityHash64(ServiceName, MetricName, cityHash64(Attributes)));
+
+CREATE TABLE IF NOT EXISTS otel_metrics_summary_local ON CLUSTER llmledger
+(
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeDroppedAttrCount UInt32 CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricName LowCardinality(String) CODEC(ZSTD(1)),
+    MetricDescription String CODEC(ZSTD(1)),
+    MetricUnit String CODEC(ZSTD(1)),
+    Attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    StartTimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    TimeUnix DateTime CODEC(Delta, ZSTD(1)),
+    Count UInt64 CODEC(Delta, ZSTD(1)),
+    Sum Float64 CODEC(ZSTD(1)),
+    ValueAtQuantiles Nested
+    (
+        Quantile Float64,
+        Value Float64
+    ) CODEC(ZSTD(1)),
+    Flags UInt32 CODEC(ZSTD(1)),
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_key mapKeys(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_attr_value mapValues(Attributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_time_minmax TimeUnix TYPE minmax GRANULARITY 1
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toDate(TimeUnix)
+ORDER BY (ServiceName, MetricName, toStartOfHour(TimeUnix), cityHash64(Attributes), TimeUnix)
+SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_summary ON CLUSTER llmledger AS otel_metrics_summary_local ENGINE = Distributed(llmledger, currentDatabase(), otel_metrics_summary_local, cityHash64(ServiceName, MetricName, cityHash64(Attributes)));
+
 -- 015_savings.sql
 ALTER TABLE llm_spans_local ON CLUSTER llmledger
     ADD COLUMN IF NOT EXISTS cache_kind LowCardinality(String) DEFAULT '',
@@ -452,6 +733,224 @@ SELECT
 FROM llm_savings_hourly
 GROUP BY hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
 
+-- 020_llm_spans_versions.sql
+ALTER TABLE llm_spans_local ON CLUSTER llmledger
+    ADD COLUMN IF NOT EXISTS sign Int8 DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS row_version UInt32 DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS response_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS instrumentation LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS usage_source LowCardinality(String) DEFAULT if(usage_reported, 'provider', 'absent'),
+    ADD COLUMN IF NOT EXISTS reported_cost Nullable(Decimal(38, 12)),
+    ADD COLUMN IF NOT EXISTS reported_cost_source LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS reported_cost_disagrees UInt8 DEFAULT 0;
+
+ALTER TABLE llm_spans ON CLUSTER llmledger
+    ADD COLUMN IF NOT EXISTS sign Int8 DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS row_version UInt32 DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS response_id String DEFAULT '' CODEC(ZSTD(1)),
+    ADD COLUMN IF NOT EXISTS instrumentation LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS usage_source LowCardinality(String) DEFAULT if(usage_reported, 'provider', 'absent'),
+    ADD COLUMN IF NOT EXISTS reported_cost Nullable(Decimal(38, 12)),
+    ADD COLUMN IF NOT EXISTS reported_cost_source LowCardinality(String) DEFAULT '',
+    ADD COLUMN IF NOT EXISTS reported_cost_disagrees UInt8 DEFAULT 0;
+
+ALTER TABLE llm_spans_local ON CLUSTER llmledger ADD INDEX IF NOT EXISTS idx_sign sign TYPE set(2) GRANULARITY 1;
+
+ALTER TABLE llm_spans_local ON CLUSTER llmledger ADD INDEX IF NOT EXISTS idx_response_id response_id TYPE bloom_filter(0.01) GRANULARITY 1;
+
+-- 021_signed_rollups.sql
+DROP VIEW IF EXISTS llm_cost_hourly_mv ON CLUSTER llmledger;
+
+DROP VIEW IF EXISTS llm_cost_daily_by_user_mv ON CLUSTER llmledger;
+
+ALTER TABLE llm_cost_hourly_local ON CLUSTER llmledger
+    MODIFY COLUMN requests Int64,
+    MODIFY COLUMN errors Int64,
+    MODIFY COLUMN unpriced_requests Int64,
+    MODIFY COLUMN input_tokens Int64,
+    MODIFY COLUMN output_tokens Int64,
+    MODIFY COLUMN cache_read_tokens Int64,
+    MODIFY COLUMN cache_write_tokens Int64,
+    MODIFY COLUMN reasoning_tokens Int64;
+
+ALTER TABLE llm_cost_hourly ON CLUSTER llmledger
+    MODIFY COLUMN requests Int64,
+    MODIFY COLUMN errors Int64,
+    MODIFY COLUMN unpriced_requests Int64,
+    MODIFY COLUMN input_tokens Int64,
+    MODIFY COLUMN output_tokens Int64,
+    MODIFY COLUMN cache_read_tokens Int64,
+    MODIFY COLUMN cache_write_tokens Int64,
+    MODIFY COLUMN reasoning_tokens Int64;
+
+ALTER TABLE llm_cost_hourly_local ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS priced_requests Int64 DEFAULT requests - unpriced_requests;
+
+ALTER TABLE llm_cost_hourly ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS priced_requests Int64 DEFAULT requests - unpriced_requests;
+
+ALTER TABLE llm_cost_daily_by_user_local ON CLUSTER llmledger
+    MODIFY COLUMN requests Int64,
+    MODIFY COLUMN input_tokens Int64,
+    MODIFY COLUMN output_tokens Int64;
+
+ALTER TABLE llm_cost_daily_by_user ON CLUSTER llmledger
+    MODIFY COLUMN requests Int64,
+    MODIFY COLUMN input_tokens Int64,
+    MODIFY COLUMN output_tokens Int64;
+
+ALTER TABLE llm_cost_daily_by_user_local ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS priced_requests Int64 DEFAULT requests;
+
+ALTER TABLE llm_cost_daily_by_user ON CLUSTER llmledger ADD COLUMN IF NOT EXISTS priced_requests Int64 DEFAULT requests;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cost_hourly_mv ON CLUSTER llmledger TO llm_cost_hourly_local AS
+SELECT
+    toStartOfHour(timestamp) AS hour,
+    app, environment, provider, model, team, feature, tenant,
+    sum(sign) AS requests,
+    sumIf(sign, status = 'Error') AS errors,
+    sumIf(sign, llm_spans.unpriced = 1) AS unpriced_requests,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests,
+    sum(toInt64(llm_spans.input_tokens) * sign) AS input_tokens,
+    sum(toInt64(llm_spans.output_tokens) * sign) AS output_tokens,
+    sum(toInt64(llm_spans.cache_read_tokens) * sign) AS cache_read_tokens,
+    sum(toInt64(llm_spans.cache_write_tokens) * sign) AS cache_write_tokens,
+    sum(toInt64(llm_spans.reasoning_tokens) * sign) AS reasoning_tokens,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost
+FROM llm_spans_local AS llm_spans
+GROUP BY hour, app, environment, provider, model, team, feature, tenant;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cost_daily_by_user_mv ON CLUSTER llmledger TO llm_cost_daily_by_user_local AS
+SELECT
+    toDate(timestamp) AS day,
+    app, environment, user_id, tenant,
+    sum(sign) AS requests,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests,
+    sum(toInt64(llm_spans.input_tokens) * sign) AS input_tokens,
+    sum(toInt64(llm_spans.output_tokens) * sign) AS output_tokens,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost
+FROM llm_spans_local AS llm_spans
+GROUP BY day, app, environment, user_id, tenant;
+
+-- 022_current_call_views.sql
+CREATE OR REPLACE VIEW v_cost_hourly ON CLUSTER llmledger AS
+SELECT
+    hour, app, environment, provider, model, team, feature, tenant,
+    sum(requests) AS requests,
+    sum(errors) AS errors,
+    sum(unpriced_requests) AS unpriced_requests,
+    sum(priced_requests) AS priced_requests,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    sum(cache_write_tokens) AS cache_write_tokens,
+    sum(reasoning_tokens) AS reasoning_tokens,
+    input_tokens + output_tokens AS total_tokens,
+    if(priced_requests > 0, sum(cost), NULL) AS cost
+FROM llm_cost_hourly
+GROUP BY hour, app, environment, provider, model, team, feature, tenant
+HAVING requests != 0 OR cost != 0;
+
+CREATE OR REPLACE VIEW v_cost_daily_by_user ON CLUSTER llmledger AS
+SELECT
+    day, app, environment, user_id, tenant,
+    sum(requests) AS requests,
+    sum(priced_requests) AS priced_requests,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    if(priced_requests > 0, sum(cost), NULL) AS cost
+FROM llm_cost_daily_by_user
+GROUP BY day, app, environment, user_id, tenant
+HAVING requests != 0 OR cost != 0;
+
+CREATE OR REPLACE VIEW v_llm_calls ON CLUSTER llmledger AS
+SELECT
+    timestamp, trace_id, span_id, parent_span_id, service_name,
+    app, environment, provider, operation, model, request_model, response_model, server_address,
+    service_tier, streaming, user_id, session_id, team, feature, tenant, tags,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+    input_tokens + output_tokens AS total_tokens,
+    usage_reported, usage_source, cost, cost_details, price_source, price_version, unpriced,
+    reported_cost, reported_cost_source, reported_cost_disagrees,
+    duration_ns, time_to_first_chunk, status, error_type, response_id, instrumentation, row_version,
+    toInt64(input_tokens) - toInt64(cache_read_tokens) - toInt64(cache_write_tokens)
+        + if(mapContains(cost_details, 'cache_write'), 0, toInt64(cache_write_tokens)) AS input_rate_tokens,
+    (cost IS NOT NULL AND cache_read_tokens > 0
+        AND mapContains(cost_details, 'cache_read') AND mapContains(cost_details, 'input')
+        AND input_rate_tokens > 0) AS cache_savings_derivable,
+    (cost IS NOT NULL AND cache_read_tokens > 0 AND NOT cache_savings_derivable
+        AND NOT (mapContains(cost_details, 'input') AND NOT mapContains(cost_details, 'cache_read')))
+        AS cache_savings_unknown,
+    if(cache_savings_derivable,
+       cost_details['input'] * cache_read_tokens / greatest(input_rate_tokens, 1) - cost_details['cache_read'],
+       toDecimal128(0, 12)) AS cache_savings
+FROM llm_spans
+WHERE sign = 1
+  AND (trace_id, span_id, row_version) NOT IN (SELECT trace_id, span_id, row_version FROM llm_spans WHERE sign = -1);
+
+CREATE OR REPLACE VIEW v_trace_costs ON CLUSTER llmledger AS
+SELECT
+    trace_id,
+    min(timestamp) AS first_call,
+    max(timestamp) AS last_call,
+    groupUniqArray(app) AS apps,
+    groupUniqArray(model) AS models,
+    count() AS llm_calls,
+    countIf(unpriced = 1) AS unpriced_calls,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    sum(cache_read_tokens) AS cache_read_tokens,
+    input_tokens + output_tokens AS total_tokens,
+    sum(cost) AS cost
+FROM v_llm_calls
+GROUP BY trace_id;
+
+-- 023_repricing_log.sql
+CREATE TABLE IF NOT EXISTS repricing_log ON CLUSTER llmledger
+(
+    id String,
+    ran_at DateTime64(6, 'UTC'),
+    ran_by String,
+    reason String,
+    range_start DateTime64(9, 'UTC'),
+    range_end DateTime64(9, 'UTC'),
+    model_filter String,
+    price_book String,
+    catalog_version String,
+    rows_examined UInt64,
+    rows_repriced UInt64,
+    cost_before Nullable(Decimal(38, 12)),
+    cost_after Nullable(Decimal(38, 12))
+)
+ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/{database}/{table}', '{replica}')
+ORDER BY ran_at
+SETTINGS replicated_deduplication_window = 0;
+
+-- 024_signed_savings_rollup.sql
+DROP VIEW IF EXISTS llm_savings_hourly_mv ON CLUSTER llmledger;
+
+ALTER TABLE llm_savings_hourly_local ON CLUSTER llmledger
+    MODIFY COLUMN calls Int64,
+    MODIFY COLUMN unvalued_calls Int64;
+
+ALTER TABLE llm_savings_hourly ON CLUSTER llmledger
+    MODIFY COLUMN calls Int64,
+    MODIFY COLUMN unvalued_calls Int64;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_savings_hourly_mv ON CLUSTER llmledger TO llm_savings_hourly_local AS
+SELECT
+    toStartOfHour(timestamp) AS hour,
+    saving.1 AS strategy,
+    app, environment, provider, model, requested_model, team, feature, tenant,
+    sum(sign) AS calls,
+    sumIf(sign, saving.2 IS NULL) AS unvalued_calls,
+    sum(ifNull(saving.2, toDecimal128(0, 12)) * sign) AS saved
+FROM llm_spans_local AS llm_spans
+ARRAY JOIN [
+    (saving_strategy, saved_cost),
+    (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
+] AS saving
+WHERE saving.1 != ''
+GROUP BY hour, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
+
 -- 025_cache_savings_hourly.sql
 CREATE TABLE IF NOT EXISTS llm_cache_savings_hourly_local ON CLUSTER llmledger
 (
@@ -463,10 +962,10 @@ CREATE TABLE IF NOT EXISTS llm_cache_savings_hourly_local ON CLUSTER llmledger
     team LowCardinality(String),
     feature LowCardinality(String),
     tenant LowCardinality(String),
-    priced_requests UInt64,
-    priced_tokens UInt64,
+    priced_requests Int64,
+    priced_tokens Int64,
     cache_savings Decimal(38, 12),
-    cache_savings_unknown_requests UInt64
+    cache_savings_unknown_requests Int64
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(hour)
@@ -479,14 +978,14 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cache_savings_hourly_mv ON CLUSTER ll
 SELECT
     toStartOfHour(timestamp) AS hour,
     app, environment, provider, model, team, feature, tenant,
-    countIf(cost IS NOT NULL) AS priced_requests,
-    sumIf(input_tokens + output_tokens, cost IS NOT NULL) AS priced_tokens,
-    sum(savings) AS cache_savings,
-    countIf(savings_unknown) AS cache_savings_unknown_requests
+    sumIf(sign, cost IS NOT NULL) AS priced_requests,
+    sumIf(toInt64(input_tokens + output_tokens) * sign, cost IS NOT NULL) AS priced_tokens,
+    sum(savings * sign) AS cache_savings,
+    sumIf(sign, savings_unknown) AS cache_savings_unknown_requests
 FROM
 (
     SELECT
-        timestamp, app, environment, provider, model, team, feature, tenant, cost, input_tokens, output_tokens,
+        timestamp, app, environment, provider, model, team, feature, tenant, cost, input_tokens, output_tokens, sign,
         toInt64(input_tokens) - toInt64(cache_read_tokens) - toInt64(cache_write_tokens)
             + if(mapContains(cost_details, 'cache_write'), 0, toInt64(cache_write_tokens)) AS rate_tokens,
         (cost IS NOT NULL AND cache_read_tokens > 0
@@ -534,15 +1033,16 @@ CREATE TABLE IF NOT EXISTS llm_cost_daily_users_local ON CLUSTER llmledger
     team LowCardinality(String),
     feature LowCardinality(String),
     tenant LowCardinality(String),
-    requests UInt64,
-    errors UInt64,
-    unpriced_requests UInt64,
-    input_tokens UInt64,
-    output_tokens UInt64,
-    cache_read_tokens UInt64,
-    cache_write_tokens UInt64,
-    reasoning_tokens UInt64,
-    cost Decimal(38, 12)
+    requests Int64,
+    errors Int64,
+    unpriced_requests Int64,
+    input_tokens Int64,
+    output_tokens Int64,
+    cache_read_tokens Int64,
+    cache_write_tokens Int64,
+    reasoning_tokens Int64,
+    cost Decimal(38, 12),
+    priced_requests Int64
 )
 ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
 PARTITION BY toYYYYMM(day)
@@ -555,15 +1055,16 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cost_daily_users_mv ON CLUSTER llmled
 SELECT
     toDate(timestamp, 'UTC') AS day,
     user_id, app, environment, provider, model, team, feature, tenant,
-    count() AS requests,
-    countIf(status = 'Error') AS errors,
-    countIf(unpriced = 1) AS unpriced_requests,
-    sum(input_tokens) AS input_tokens,
-    sum(output_tokens) AS output_tokens,
-    sum(cache_read_tokens) AS cache_read_tokens,
-    sum(cache_write_tokens) AS cache_write_tokens,
-    sum(reasoning_tokens) AS reasoning_tokens,
-    sum(ifNull(cost, toDecimal128(0, 12))) AS cost
+    sum(sign) AS requests,
+    sumIf(sign, status = 'Error') AS errors,
+    sumIf(sign, llm_spans.unpriced = 1) AS unpriced_requests,
+    sum(toInt64(llm_spans.input_tokens) * sign) AS input_tokens,
+    sum(toInt64(llm_spans.output_tokens) * sign) AS output_tokens,
+    sum(toInt64(llm_spans.cache_read_tokens) * sign) AS cache_read_tokens,
+    sum(toInt64(llm_spans.cache_write_tokens) * sign) AS cache_write_tokens,
+    sum(toInt64(llm_spans.reasoning_tokens) * sign) AS reasoning_tokens,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests
 FROM llm_spans_local AS llm_spans
 GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant;
 
@@ -572,8 +1073,9 @@ SELECT
     toDate(timestamp, 'UTC') AS day,
     user_id, app, environment, provider, model, team, feature, tenant,
     count(), countIf(status = 'Error'), countIf(unpriced = 1), sum(input_tokens), sum(output_tokens),
-    sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(ifNull(cost, toDecimal128(0, 12)))
-FROM llm_spans
+    sum(cache_read_tokens), sum(cache_write_tokens), sum(reasoning_tokens), sum(ifNull(cost, toDecimal128(0, 12))),
+    countIf(cost IS NOT NULL)
+FROM v_llm_calls
 GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant
 SETTINGS insert_deduplication_token = 'migration-026-backfill';
 
@@ -589,6 +1091,36 @@ SELECT
     sum(cache_write_tokens) AS cache_write_tokens,
     sum(reasoning_tokens) AS reasoning_tokens,
     input_tokens + output_tokens AS total_tokens,
-    sum(cost) AS cost
+    sum(priced_requests) AS priced_requests,
+    if(priced_requests > 0, sum(cost), NULL) AS cost
 FROM llm_cost_daily_users
-GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant;
+GROUP BY day, user_id, app, environment, provider, model, team, feature, tenant
+HAVING requests != 0 OR cost != 0;
+
+-- 027_current_calls_savings_columns.sql
+CREATE OR REPLACE VIEW v_llm_calls ON CLUSTER llmledger AS
+SELECT
+    timestamp, trace_id, span_id, parent_span_id, service_name,
+    app, environment, provider, operation, model, request_model, response_model, server_address,
+    service_tier, streaming, user_id, session_id, team, feature, tenant, tags,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
+    input_tokens + output_tokens AS total_tokens,
+    usage_reported, usage_source, cost, cost_details, price_source, price_version, unpriced,
+    reported_cost, reported_cost_source, reported_cost_disagrees,
+    duration_ns, time_to_first_chunk, status, error_type, response_id, instrumentation, row_version,
+    cache_kind, cache_source_trace_id, cache_source_span_id, requested_model, routing_reason,
+    saving_strategy, saved_cost, prompt_cache_saved,
+    toInt64(input_tokens) - toInt64(cache_read_tokens) - toInt64(cache_write_tokens)
+        + if(mapContains(cost_details, 'cache_write'), 0, toInt64(cache_write_tokens)) AS input_rate_tokens,
+    (cost IS NOT NULL AND cache_read_tokens > 0
+        AND mapContains(cost_details, 'cache_read') AND mapContains(cost_details, 'input')
+        AND input_rate_tokens > 0) AS cache_savings_derivable,
+    (cost IS NOT NULL AND cache_read_tokens > 0 AND NOT cache_savings_derivable
+        AND NOT (mapContains(cost_details, 'input') AND NOT mapContains(cost_details, 'cache_read')))
+        AS cache_savings_unknown,
+    if(cache_savings_derivable,
+       cost_details['input'] * cache_read_tokens / greatest(input_rate_tokens, 1) - cost_details['cache_read'],
+       toDecimal128(0, 12)) AS cache_savings
+FROM llm_spans
+WHERE sign = 1
+  AND (trace_id, span_id, row_version) NOT IN (SELECT trace_id, span_id, row_version FROM llm_spans WHERE sign = -1);

@@ -20,6 +20,7 @@ One small module per job; each module's docstring documents its API:
 - `cache`, `routing`  the response cache and the routing rules behind the hook.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
+- `server`     `server_of(url)`: server.address and server.port of a base URL, parsed once.
 - `patching`   `wrap` / `unwrap` / `foreign_wrapper`: wrapt patches that skip
                missing targets and spot another instrumentation's patches.
 - `safety`     `report_internal_error`: log our own failures, never raise them.

@@ -9,14 +9,9 @@
         attr.SERVER_PORT: 443,
         attr.REQUEST_STREAM: False,
     })
-    token = call.activate()                  # the span is current during the HTTP request ...
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        call.fail(exc)                       # error.type + status ERROR, span ended
-        raise                                # the app sees its own exception, unchanged
-    finally:
-        call.deactivate(token)               # ... and detached in the same task
+    result = call.send(wrapped, args, kwargs)  # the span is current while the SDK sends; an
+                                             # exception ends it (error.type, status ERROR)
+                                             # and reaches the app unchanged
     call.response_id = result.id             # then fill in what the response said
     call.response_model = result.model
     call.finish_reasons = ("stop",)
@@ -54,6 +49,7 @@ from .settings import Settings, SettingsError
 from .usage import Usage
 
 _CLIENT = SpanKind.CLIENT
+_attach, _detach, _in_context = otel_context.attach, otel_context.detach, trace.set_span_in_context
 
 
 def _package_version() -> str:
@@ -98,6 +94,7 @@ class Telemetry:
     ):
         version = _package_version()
         self.settings = settings if settings is not None else Settings()
+        self.capture_content = self.settings.capture_content
         self.tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(scope_name, version, tracer_provider)
         self._first_call = True
@@ -143,7 +140,7 @@ class GenAICall:
     """One traced LLM call. Fill in the response fields, then `end()` (or `fail()`)."""
 
     __slots__ = (
-        "telemetry", "span", "start_attributes", "started", "ended",
+        "telemetry", "span", "start_attributes", "capture_content", "started", "ended",
         "response_id", "response_model", "finish_reasons", "usage",
         "first_chunk_at", "error_type", "_extra",
     )
@@ -152,6 +149,7 @@ class GenAICall:
         self.telemetry = telemetry
         self.span = span
         self.start_attributes = start_attributes
+        self.capture_content: bool = telemetry.capture_content
         self.started = perf_counter()
         self.ended = False
         self.response_id: str | None = None
@@ -161,10 +159,6 @@ class GenAICall:
         self.first_chunk_at: float | None = None
         self.error_type: str | None = None
         self._extra: dict | None = None
-
-    @property
-    def capture_content(self) -> bool:
-        return self.telemetry.settings.capture_content
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Add an attribute to the span when it ends (None is ignored)."""
@@ -188,13 +182,29 @@ class GenAICall:
         if self.first_chunk_at is None:
             self.first_chunk_at = perf_counter()
 
-    def activate(self) -> object:
-        """Make the span current; pass the token to `deactivate` in the same task."""
-        return otel_context.attach(trace.set_span_in_context(self.span))
+    def send(self, wrapped: Callable, args: tuple, kwargs: dict, context: otel_context.Context | None = None) -> Any:
+        """`wrapped(*args, **kwargs)` with the span current (or `context`, made from it); an
+        exception ends the call as failed and goes on to the app unchanged."""
+        token = _attach(context if context is not None else _in_context(self.span))
+        try:
+            return wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            _detach(token)
 
-    @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)
+    async def asend(self, wrapped: Callable, args: tuple, kwargs: dict,
+                    context: otel_context.Context | None = None) -> Any:
+        """`send` for a coroutine function: attached and detached in the awaiting task."""
+        token = _attach(context if context is not None else _in_context(self.span))
+        try:
+            return await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            _detach(token)
 
     def record_error(self, error_type: str, description: str | None = None) -> None:
         """Mark the call failed (error.type, status ERROR) without ending it yet,

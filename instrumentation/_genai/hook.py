@@ -5,7 +5,7 @@ response cache, after its span has started and before its request is sent.
     if plan.hit:
         return plan.replayed                  # answered from the cache; the span has ended
     try:
-        result = send()
+        result = call.send(wrapped, args, kwargs)   # or: await call.asend(...)
     except Exception as exc:
         if plan.can_fall_back(exc):
             return plan.fall_back(exc)        # or: await plan.afall_back(exc)
@@ -18,7 +18,7 @@ SDKs patched at their own methods (Google Gen AI, Bedrock, Mistral, Cohere) hand
 their arguments instead, with a `ModelSetter`:
 
     args, kwargs = send_arguments(call, args, kwargs, set_model_keyword)   # or asend_arguments
-    result = wrapped(*args, **kwargs)
+    result = call.send(wrapped, args, kwargs)
 
 They get routing rules and the budget guard; the cache and fallbacks need an exchange
 that can replay an answer and re-send a call, which only the Stainless SDKs have so far.
@@ -28,6 +28,9 @@ error is raised into the app, the span ended with it) or degrade it (the routing
 budget rules, else the budget's fallback model); the cache may answer it. Any other
 failure of these is logged and the call goes ahead unchanged. After a provider error,
 the routing file's fallbacks re-send the call, each attempt its own span.
+
+When none of routing, the guard and the cache is set up (the usual case), the hook costs
+a few global reads, and for the Stainless SDKs the look for a per-call cache directive.
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ import time
 from contextvars import ContextVar
 from typing import Any, Callable
 
+from .. import budget
 from . import attributes as attr
 from . import cache as response_cache
 from . import routing
@@ -130,6 +134,10 @@ class CallPlan:
         return self.facts
 
 
+# The plan of a call that nothing was set up for: shared, never changed.
+NOTHING = CallPlan(None, None)
+
+
 class Recorder:
     """Keeps a whole answer of a call that missed the cache, as the provider sent it."""
 
@@ -195,11 +203,46 @@ class Recorder:
         self.cache.store(self.lookup, entry)
 
 
-def before_send(call: GenAICall, exchange: Any) -> CallPlan:
-    plan = CallPlan(call, exchange)
-    _route(plan)
-    from .. import budget
+def _unrouted_and_unguarded() -> bool:
+    """No router (a fallback needs one either) and no budget guard: all that the SDKs patched
+    at their methods could get."""
+    return routing.active_router() is None and budget.active_guard() is None
 
+
+def _nothing_set_up() -> bool:
+    """Unrouted, unguarded, and the cache neither on nor asked for by a `cache.scope`."""
+    if not _unrouted_and_unguarded():
+        return False
+    cache = response_cache.active_cache()
+    return cache is None or (not cache.settings.enabled and response_cache.current_directive.get() is None)
+
+
+def _own_directive(exchange: Any):
+    """The call's own cache directive, removed from the request (None for an exchange that
+    cannot replay, or if it cannot be read)."""
+    if not exchange.can_replay:
+        return None
+    try:
+        return exchange.take_directive()
+    except Exception:
+        report_internal_error("removing a cache directive")
+        return None
+
+
+def _plan(call: GenAICall, exchange: Any):
+    """(the call's plan, its own cache directive). The plan is the shared NOTHING, to be
+    returned as it is, when nothing is set up and the call does not ask for the cache."""
+    own = _own_directive(exchange)
+    if (own is None or own.mode in (None, "off")) and _nothing_set_up():
+        return NOTHING, None
+    return CallPlan(call, exchange), own
+
+
+def before_send(call: GenAICall, exchange: Any) -> CallPlan:
+    plan, own = _plan(call, exchange)
+    if plan is NOTHING:
+        return plan
+    _route(plan)
     if budget.active_guard() is not None:
         try:
             degraded = budget.check_before_call(call.start_attributes, _resource(call))
@@ -210,7 +253,7 @@ def before_send(call: GenAICall, exchange: Any) -> CallPlan:
             report_internal_error("checking the budget")
             degraded = None
         _degrade(plan, degraded)
-    lookup = _look_up(plan)
+    lookup = _look_up(plan, own)
     if lookup is not None and plan.hit:
         try:
             plan.replayed = exchange.replay(lookup.hit)
@@ -223,10 +266,10 @@ def before_send(call: GenAICall, exchange: Any) -> CallPlan:
 
 
 async def abefore_send(call: GenAICall, exchange: Any) -> CallPlan:
-    plan = CallPlan(call, exchange)
+    plan, own = _plan(call, exchange)
+    if plan is NOTHING:
+        return plan
     _route(plan)
-    from .. import budget
-
     if budget.active_guard() is not None:
         try:
             degraded = await budget.acheck_before_call(call.start_attributes, _resource(call))
@@ -237,7 +280,7 @@ async def abefore_send(call: GenAICall, exchange: Any) -> CallPlan:
             report_internal_error("checking the budget")
             degraded = None
         _degrade(plan, degraded)
-    lookup = _look_up(plan)
+    lookup = _look_up(plan, own)
     if lookup is not None and plan.hit:
         try:
             plan.replayed = await exchange.areplay(lookup.hit)
@@ -276,6 +319,8 @@ def set_model_keyword(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dic
 def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                    body: dict | None = None) -> tuple[tuple, dict]:
     """`before_send` for SDKs patched at their methods: the arguments to send."""
+    if _unrouted_and_unguarded():
+        return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     before_send(call, exchange)
     return exchange.args, exchange.kwargs
@@ -283,6 +328,8 @@ def send_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelS
 
 async def asend_arguments(call: GenAICall, args: tuple, kwargs: dict, set_model: ModelSetter,
                           body: dict | None = None) -> tuple[tuple, dict]:
+    if _unrouted_and_unguarded():
+        return args, kwargs
     exchange = ArgumentsExchange(args, kwargs, set_model, body)
     await abefore_send(call, exchange)
     return exchange.args, exchange.kwargs
@@ -348,12 +395,12 @@ def _record_route(call: GenAICall, requested: str, kind: str, reason: str, provi
 # --- the cache -----------------------------------------------------------------------------
 
 
-def _look_up(plan: CallPlan):
+def _look_up(plan: CallPlan, own):
+    """The cache's lookup for the call (`own`: its own directive, already taken off it)."""
     exchange, call = plan.exchange, plan.call
-    if not getattr(exchange, "can_replay", True):
+    if not exchange.can_replay:
         return None
     try:
-        own = exchange.take_directive()
         cache = response_cache.active_cache()
         if cache is None:
             return None

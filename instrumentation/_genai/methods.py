@@ -71,14 +71,7 @@ class MethodPatches:
             if call is None:
                 return wrapped(*args, **kwargs)
             args, kwargs = send_arguments(call, args, kwargs, set_model_keyword)
-            token = call.activate()
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                call.deactivate(token)
+            result = call.send(wrapped, args, kwargs)
             return self._finish(endpoint, call, result)
 
         return traced
@@ -89,14 +82,7 @@ class MethodPatches:
             if call is None:
                 return await wrapped(*args, **kwargs)
             args, kwargs = await asend_arguments(call, args, kwargs, set_model_keyword)
-            token = call.activate()
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                call.deactivate(token)
+            result = await call.asend(wrapped, args, kwargs)
             return self._finish(endpoint, call, result)
 
         return traced

@@ -24,6 +24,8 @@ _NOT_GIVEN = frozenset({"NotGiven", "Omit"})
 class StainlessExchange:
     """One call of a Stainless SDK client, as the call hook sees it."""
 
+    can_replay = True
+
     def __init__(self, client: Any, args: tuple, kwargs: dict, *, provider: str, endpoint: str, stream: bool,
                  stream_end: bytes = b""):
         self.client = client

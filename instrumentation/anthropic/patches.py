@@ -86,15 +86,7 @@ class RequestPatches:
         if plan.hit:
             return plan.replayed
         try:
-            token = _activate(call)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                if token is not None:
-                    context.detach(token)
+            result = call.send(wrapped, args, kwargs, _context_of(call))
         except Exception as exc:
             if plan.can_fall_back(exc):
                 return plan.fall_back(exc)
@@ -109,15 +101,7 @@ class RequestPatches:
         if plan.hit:
             return plan.replayed
         try:
-            token = _activate(call)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                if token is not None:
-                    context.detach(token)
+            result = await call.asend(wrapped, args, kwargs, _context_of(call))
         except Exception as exc:
             if plan.can_fall_back(exc):
                 return await plan.afall_back(exc)
@@ -225,14 +209,10 @@ def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall) -> Stainl
                              endpoint="/v1/messages", stream=bool(call.start_attributes[attr.REQUEST_STREAM]))
 
 
-def _activate(call: GenAICall) -> object | None:
-    """Make the call's span current, marked as ours so the SDK skips its own span."""
-    try:
-        ctx = context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span))
-        return context.attach(ctx)
-    except Exception:
-        report_internal_error("making an Anthropic span current")
-        return None
+def _context_of(call: GenAICall) -> context.Context:
+    """The context the SDK sends in: the call's span current, marked as ours so that the SDK
+    skips its own span."""
+    return context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span))
 
 
 def skip_sdk_span(wrapped, instance, args, kwargs):

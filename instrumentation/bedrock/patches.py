@@ -13,10 +13,10 @@ from __future__ import annotations
 import io
 import json
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from .._genai import GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
+from .._genai.server import server_of
 from .._genai.hook import send_arguments
 from . import bodies, converse
 
@@ -51,14 +51,7 @@ class ApiCallPatch:
             return wrapped(*args, **kwargs)
         args, kwargs = send_arguments(call, args, kwargs, set_model_id, body=args[1] if len(args) > 1 else None)
         operation = args[0]
-        token = call.activate()
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        result = call.send(wrapped, args, kwargs)
         return self._finish(call, operation, result)
 
     # --- before the call ----------------------------------------------------
@@ -75,11 +68,11 @@ class ApiCallPatch:
                     return None
             params = args[1] if len(args) > 1 else kwargs.get("api_params")
             model = str(params.get("modelId") or "")
-            url = urlsplit(client.meta.endpoint_url)
+            address, port = server_of(client.meta.endpoint_url)
             attributes = {
                 attr.PROVIDER_NAME: PROVIDER,
-                attr.SERVER_ADDRESS: url.hostname or "",
-                attr.SERVER_PORT: url.port or (80 if url.scheme == "http" else 443),
+                attr.SERVER_ADDRESS: address,
+                attr.SERVER_PORT: port,
                 attr.REQUEST_MODEL: model,
             }
             if operation.startswith("Converse"):

@@ -10,10 +10,10 @@ the answer from its typed result (`readers`, `streams`). `chat_stream` is a gene
 from __future__ import annotations
 
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 from .._genai import Telemetry
 from .._genai import attributes as attr
+from .._genai.server import server_of
 from .._genai.methods import Endpoint, MethodPatches
 from . import readers
 from .streams import ChatStreamReader
@@ -38,12 +38,12 @@ def targets(telemetry: Telemetry) -> Iterator[tuple[str, str, Any]]:
 
 
 def start_attributes(endpoint: Endpoint, client: Any, kwargs: dict) -> dict:
-    url = urlsplit(client._client_wrapper.get_base_url())
+    address, port = server_of(client._client_wrapper.get_base_url())
     attributes = {
         attr.OPERATION_NAME: endpoint.operation,
         attr.PROVIDER_NAME: PROVIDER,
-        attr.SERVER_ADDRESS: url.hostname or "",
-        attr.SERVER_PORT: url.port or (80 if url.scheme == "http" else 443),
+        attr.SERVER_ADDRESS: address,
+        attr.SERVER_PORT: port,
     }
     model = kwargs.get("model")
     if isinstance(model, str) and model:

@@ -15,12 +15,11 @@ first chunk is asked for, so errors of a streamed call surface while iterating.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
 from .._genai import attributes as attr
+from .._genai.server import server_of
 from .._genai.hook import asend_arguments, send_arguments
 from . import readers
 
@@ -71,7 +70,6 @@ class RequestPatches:
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
         self.enabled = True  # False when another instrumentation traces these calls
-        self._servers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         # Run once by the first traced request (see the instrumentor).
         self.check_at_first_call: Callable[[], None] | None = None
 
@@ -82,14 +80,7 @@ class RequestPatches:
         if call is None:
             return wrapped(*args, **kwargs)
         args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        response = call.send(wrapped, args, kwargs)
         self._finish(call, response)
         return response
 
@@ -98,14 +89,7 @@ class RequestPatches:
         if call is None:
             return await wrapped(*args, **kwargs)
         args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        response = await call.asend(wrapped, args, kwargs)
         self._finish(call, response)
         return response
 
@@ -126,14 +110,7 @@ class RequestPatches:
         if call is None:
             return await wrapped(*args, **kwargs)
         args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        token = call.activate()
-        try:
-            chunks = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
+        chunks = await call.asend(wrapped, args, kwargs)
         return AsyncStreamProxy(chunks, call, readers.StreamReader(call.capture_content))
 
     # --- before the request -------------------------------------------------
@@ -175,23 +152,11 @@ class RequestPatches:
             report_internal_error("starting a Google Gen AI span")
             return None
 
-    def _server(self, client: Any) -> tuple[str, int, str]:
-        """(server.address, server.port, provider) of a client, cached until its base URL changes."""
-        base_url = client._http_options.base_url or ""
-        try:
-            cached = self._servers.get(client)
-        except TypeError:  # a client that cannot be weakly referenced
-            cached = None
-        if cached is not None and cached[0] == base_url:
-            return cached[1]
-        url = urlsplit(base_url)
-        port = url.port or (80 if url.scheme == "http" else 443)
-        server = (url.hostname or "", port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini")
-        try:
-            self._servers[client] = (base_url, server)
-        except TypeError:
-            pass
-        return server
+    @staticmethod
+    def _server(client: Any) -> tuple[str, int, str]:
+        """(server.address, server.port, provider) of a client."""
+        address, port = server_of(client._http_options.base_url or "")
+        return address, port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini"
 
     # --- after the request --------------------------------------------------
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 from .._genai import Telemetry
 from .._genai import attributes as attr
+from .._genai.server import server_of
 from .._genai.methods import Endpoint, MethodPatches
 from . import readers
 from .streams import ChatStreamReader
@@ -67,6 +67,4 @@ def start_attributes(endpoint: Endpoint, resource: Any, kwargs: dict) -> dict:
 
 
 def _server(resource: Any, server_url: str | None) -> tuple[str, int]:
-    url = server_url or resource.sdk_configuration.get_server_details()[0]
-    parts = urlsplit(url)
-    return parts.hostname or "", parts.port or (80 if parts.scheme == "http" else 443)
+    return server_of(server_url or resource.sdk_configuration.get_server_details()[0])

@@ -126,7 +126,7 @@ class RequestPatches:
         if plan.hit:
             return plan.replayed
         try:
-            result = self._send(call, wrapped, args, kwargs)
+            result = call.send(wrapped, args, kwargs)
         except Exception as exc:
             if plan.can_fall_back(exc):
                 return plan.fall_back(exc)
@@ -142,34 +142,12 @@ class RequestPatches:
         if plan.hit:
             return plan.replayed
         try:
-            result = await self._asend(call, wrapped, args, kwargs)
+            result = await call.asend(wrapped, args, kwargs)
         except Exception as exc:
             if plan.can_fall_back(exc):
                 return await plan.afall_back(exc)
             raise
         return self._finish(call, endpoint, stream, hide_usage, result, plan.recorder)
-
-    @staticmethod
-    def _send(call: GenAICall, wrapped, args, kwargs) -> Any:
-        token = call.activate()
-        try:
-            return wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
-
-    @staticmethod
-    async def _asend(call: GenAICall, wrapped, args, kwargs) -> Any:
-        token = call.activate()
-        try:
-            return await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        finally:
-            call.deactivate(token)
 
     @staticmethod
     def _exchange(client, args, kwargs, call: GenAICall, endpoint: Endpoint, stream: bool) -> StainlessExchange:

@@ -21,17 +21,17 @@ def usage_from_completion_usage(usage: Any) -> Usage:
     """Chat Completions and legacy Completions usage (`CompletionUsage`)."""
     prompt_details = getattr(usage, "prompt_tokens_details", None)
     completion_details = getattr(usage, "completion_tokens_details", None)
-    cache_read = getattr(prompt_details, "cached_tokens", None)
+    cache_read = cache_write = reasoning = None
+    if prompt_details is not None:
+        cache_read = getattr(prompt_details, "cached_tokens", None)
+        cache_write = getattr(prompt_details, "cache_write_tokens", None)
     if cache_read is None:
         # DeepSeek reports its cache hits beside the standard fields.
-        cache_read = getattr(usage, "prompt_cache_hit_tokens", None)
-    return Usage(
-        input_tokens=getattr(usage, "prompt_tokens", None),
-        output_tokens=getattr(usage, "completion_tokens", None),
-        cache_read_tokens=cache_read,
-        cache_write_tokens=getattr(prompt_details, "cache_write_tokens", None),
-        reasoning_tokens=getattr(completion_details, "reasoning_tokens", None),
-    )
+        cache_read = _undeclared(usage, "prompt_cache_hit_tokens")
+    if completion_details is not None:
+        reasoning = getattr(completion_details, "reasoning_tokens", None)
+    return Usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None),
+                 cache_read, cache_write, reasoning)
 
 
 def usage_from_response_usage(usage: Any) -> Usage:
@@ -47,6 +47,15 @@ def usage_from_response_usage(usage: Any) -> Usage:
     )
 
 
+def _undeclared(model: Any, name: str) -> Any:
+    """A field the SDK's model does not declare, kept by pydantic among its extras: read
+    there, as a failed attribute lookup on a pydantic model is slow."""
+    extra = getattr(model, "model_extra", None)  # pydantic 2
+    if extra is None:
+        extra = getattr(model, "__dict__", None)  # pydantic 1 keeps extras as attributes
+    return extra.get(name) if isinstance(extra, dict) else None
+
+
 def _read_service_tier(call: GenAICall, result: Any) -> None:
     tier = getattr(result, "service_tier", None)
     if tier:
@@ -58,7 +67,7 @@ def _read_choices_and_usage(call: GenAICall, completion: Any) -> Any:
     call.response_id = getattr(completion, "id", None)
     call.response_model = getattr(completion, "model", None)
     choices = getattr(completion, "choices", None) or ()
-    reasons = tuple(str(c.finish_reason) for c in choices if getattr(c, "finish_reason", None))
+    reasons = tuple([str(reason) for reason in [getattr(c, "finish_reason", None) for c in choices] if reason])
     if reasons:
         call.finish_reasons = reasons
     usage = getattr(completion, "usage", None)

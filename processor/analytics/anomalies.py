@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable
 
+from ..format import money
 from .anomaly_settings import AnomalySettings, SpikeSettings
 from .records import Anomaly, SpikeChart
 from .runner import Runner, as_decimal, as_moment, fetch
@@ -96,8 +97,8 @@ def _anomaly(row: dict, kind: str, trace_ids: list, settings: AnomalySettings, d
 
 
 def _money(value) -> str:
-    """For descriptions: dollars to 6 decimal places, trailing zeros dropped."""
-    return f"${as_decimal(value).quantize(Decimal('0.000001')).normalize():f}"
+    """For descriptions: as people read money everywhere else (the formatting module)."""
+    return money(as_decimal(value))
 
 
 def _checked_kinds(kinds: Iterable[str] | None) -> set[str]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from .dimensions import filter_conditions, parse_dimension
 from .records import CostMatrix, CostRow, MatrixCell, ShareRow, Spend, TopSpenders, UnpricedModel
 from .runner import Runner, as_moment, fetch
-from .sources import MEASURES, add_costs, grouped_query, source_for, spend_fields
+from .sources import BY_COST, MEASURES, add_costs, grouped_query, source_for, spend_fields
 from .sql_files import with_filters
 from .time_range import checked_range, range_parameters
 
@@ -44,14 +44,22 @@ def top_with_share(run: Runner, dimension: str, start: datetime | date, end: dat
     and what the others spent together."""
     _check_limit(limit)
     total = total_spend(run, start, end, filters)
-    top = _breakdown(run, dimension, start, end, filters, limit=limit)
-    rows = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
-                          share=None if not total.cost or row.cost is None else row.cost / total.cost) for row in top)
+    return with_share(_breakdown(run, dimension, start, end, filters, limit=limit), total, limit,
+                      parse_dimension(dimension).name)
+
+
+def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) -> TopSpenders:
+    """The first `limit` of breakdown rows (most expensive first) with their share of `total`,
+    and what the rest of `total` spent: for a caller that has the rows already."""
+    top = rows[:limit]
+    shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
+                            share=None if not total.cost or row.cost is None else row.cost / total.cost)
+                   for row in top)
     rest = {name: getattr(total, name) - sum(getattr(row, name) for row in top) for name in MEASURES if name != "cost"}
     top_cost = add_costs(row.cost for row in top)
     rest["cost"] = total.cost if top_cost is None else (total.cost or Decimal(0)) - top_cost
     others = Spend(**rest) if rest["requests"] > 0 else None
-    return TopSpenders(dimension=parse_dimension(dimension).name, rows=rows, total=total, others=others)
+    return TopSpenders(dimension=dimension, rows=shares, total=total, others=others)
 
 
 def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: datetime | date,
@@ -68,7 +76,7 @@ def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: d
     parameters.update(row_parameters, **column_parameters, **range_parameters(start, end))
     sql = grouped_query(source_for([by_row, by_column, *filtered_by], start, end),
                         keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
-                        order_by="cost DESC, requests DESC, row_key, column_key")
+                        order_by=f"{BY_COST}, row_key, column_key")
     cells = tuple(MatrixCell(row=row["row_key"], column=row["column_key"], **spend_fields(row))
                   for row in fetch(run, sql, parameters))
     return CostMatrix(row_dimension=by_row.name, column_dimension=by_column.name,
@@ -97,7 +105,7 @@ def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> lis
     filtered_by, conditions, parameters = filter_conditions(filters)
     key, key_parameters = by.expression("dimension_tag")
     sql = grouped_query(source_for([by, *filtered_by], start, end), keys=[(key, "key")],
-                        conditions=conditions, order_by="cost DESC, requests DESC, key", limited=limit is not None)
+                        conditions=conditions, order_by=f"{BY_COST}, key", limited=limit is not None)
     parameters.update(key_parameters, **range_parameters(start, end))
     if limit is not None:
         parameters["limit"] = limit

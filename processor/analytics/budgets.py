@@ -10,12 +10,17 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Iterable
 
-from ..budgets.status import BudgetStatus
-from ..budgets.windows import alert_period_start, zone
-from .records import AlertRecord, BudgetDetail, BurnPoint
+from ..budgets.model import Budget
+from ..budgets.status import BudgetStatus, budget_status
+from ..budgets.store import budget_from_row, budgets_in_force_sql
+from ..budgets.windows import alert_period_start, calendar_bounds, zone
+from .breakdown import total_spend
+from .records import AlertRecord, BudgetDetail, BudgetUse, BurnPoint
 from .runner import Runner, as_decimal, as_moment, fetch
 from .sql_files import load_sql
+from .time_range import checked_range
 from .trend import cost_trend
+from .usage import refused_calls
 
 _LONG_WINDOW = timedelta(days=2)  # longer windows burn down per day, shorter ones per hour
 
@@ -62,6 +67,48 @@ def burn_down(run: Runner, status: BudgetStatus, now: float) -> list[BurnPoint]:
         else:
             at = as_moment(point.bucket) + timedelta(hours=1)
         found.append(BurnPoint(at=at, spend=total))
+    return found
+
+
+def budgets_in_force(run: Runner) -> list[Budget]:
+    """The budgets defined in the store (as the budget service loads them)."""
+    _, rows = run(budgets_in_force_sql())
+    return [budget for budget in map(budget_from_row, rows) if budget is not None]
+
+
+def budget_filters(budget: Budget) -> dict:
+    """The analytics filters that select a budget's calls (a tenant's budget: of that tenant only)."""
+    filters = {} if budget.scope == "all" else {budget.scope: budget.value}
+    return filters | ({"tenant": budget.tenant} if budget.tenant else {})
+
+
+def budget_use(run: Runner, budgets: Iterable[Budget], start: datetime, end: datetime,
+               month_zone: str = "UTC") -> list[BudgetUse]:
+    """How each budget was used in [start, end) and where it stood at `end`: its spend in the
+    range and in the calendar month (in `month_zone`) up to `end`, its window at `end` (the
+    one holding the range's last moment) with the projection to that window's end, the
+    thresholds crossed, the burn-down, and the calls its guard refused in the range."""
+    start, end = checked_range(start, end)
+    last = end.timestamp() - 1e-6
+    month_start = datetime.fromtimestamp(calendar_bounds("monthly", month_zone, last)[0], timezone.utc)
+    found = []
+    for budget in budgets:
+        filters = budget_filters(budget)
+        if budget.window.is_rolling:
+            window_start, window_end = int(end.timestamp()) - budget.window.rolling_seconds, None
+        else:
+            window_start, window_end = calendar_bounds(budget.window.kind, budget.window.timezone, last)
+        in_window = total_spend(run, datetime.fromtimestamp(window_start, timezone.utc),
+                                min(end, datetime.fromtimestamp(window_end or end.timestamp(), timezone.utc)),
+                                filters).cost
+        status = budget_status(budget, window_start, window_end, in_window or Decimal(0), end.timestamp())
+        found.append(BudgetUse(
+            budget=budget, status=status,
+            spend=total_spend(run, start, end, filters).cost,
+            month_to_date=total_spend(run, month_start, end, filters).cost,
+            thresholds_crossed=tuple(t for t in budget.thresholds if status.spend >= budget.limit * t),
+            burn_down=tuple(burn_down(run, status, end.timestamp())),
+            refused_calls=refused_calls(run, start, end, filters)))
     return found
 
 

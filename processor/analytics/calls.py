@@ -42,7 +42,7 @@ def trace_tree(run: Runner, trace_id: str, filters: dict | None = None) -> Trace
     ends = [n.start + timedelta(microseconds=n.duration_ns // 1000) for n in nodes]
     return TraceTree(
         trace_id=trace_id, spans=tuple(nodes), cost=sum((c.cost for c in priced), as_decimal(0)),
-        llm_calls=len(calls), unpriced_calls=len(calls) - len(priced),
+        llm_calls=len(calls), unpriced_calls=sum(c.unpriced for c in calls.values()),
         input_tokens=sum(c.input_tokens for c in calls.values()),
         output_tokens=sum(c.output_tokens for c in calls.values()),
         start=min(starts) if starts else None,
@@ -56,7 +56,7 @@ def call_row(row: dict) -> LlmCallRow:
         user_id=row["user_id"], team=row["team"], feature=row["feature"], tenant=row["tenant"],
         input_tokens=int(row["input_tokens"]), output_tokens=int(row["output_tokens"]),
         cache_read_tokens=int(row["cache_read_tokens"]), cache_write_tokens=int(row["cache_write_tokens"]),
-        reasoning_tokens=int(row["reasoning_tokens"]), cost=as_decimal(row["cost"]),
+        reasoning_tokens=int(row["reasoning_tokens"]), cost=as_decimal(row["cost"]), unpriced=bool(row["unpriced"]),
         cost_details={name: as_decimal(value) for name, value in (row["cost_details"] or {}).items()},
         price_source=row["price_source"], duration_ns=int(row["duration_ns"]), status=row["status"])
 

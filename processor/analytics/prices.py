@@ -13,6 +13,7 @@ from ..pricing.rates import COMPONENTS, RateCard
 from ..record import LlmCall
 
 TIERS = ("", "batch", "flex", "priority")  # "" is the standard tier
+_MOST_LOOKUPS = 500  # quotes looked at for one history, merged periods included
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,9 +55,17 @@ def price_history(pricer: Pricer, model: str, *, provider: str = "", until: date
     effective dates and the catalog's price changes, each period as the pricer sees it."""
     at_ns = ns_from_datetime(until or datetime.now(timezone.utc))
     found: list[PricePeriod] = []
-    while len(found) < most:
+    for _ in range(_MOST_LOOKUPS):
+        if len(found) >= most:
+            break
         quote = pricer.quote_for(provider, "", model, "", tier, at_ns)
-        found.append(_period(quote))
+        period = _period(quote)
+        if found and (found[-1].card, found[-1].reason) == (period.card, period.reason):
+            # The catalog also switches at times where nothing changes: one period, then.
+            found[-1] = PricePeriod(card=period.card, reason=period.reason, valid_from=period.valid_from,
+                                    valid_until=found[-1].valid_until)
+        else:
+            found.append(period)
         if quote.valid_from_ns <= EARLIEST:
             break
         at_ns = quote.valid_from_ns - 1

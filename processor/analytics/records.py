@@ -227,7 +227,8 @@ class LlmCallRow:
     cache_read_tokens: int
     cache_write_tokens: int
     reasoning_tokens: int
-    cost: Decimal | None
+    cost: Decimal | None  # None: unpriced, or never sent (status Refused) or failed before it used anything
+    unpriced: bool  # no price was found for what it used
     cost_details: dict[str, Decimal]
     price_source: str
     duration_ns: int
@@ -304,6 +305,19 @@ class BudgetDetail:
     thresholds_crossed: tuple[Decimal, ...]
     alerts: tuple[AlertRecord, ...]  # this window's
     throttle: str  # "allow", "deny" or "degrade to <model>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetUse:
+    """A budget over a past range: what it spent then, and where its window stood at the end."""
+
+    budget: object  # llmledger.processor.budgets.Budget
+    status: object  # a BudgetStatus as of the range's end (the window holding its last moment)
+    spend: Decimal | None  # in the range
+    month_to_date: Decimal | None  # from the start of the range's last calendar month to its end
+    thresholds_crossed: tuple[Decimal, ...]  # in that window, by the range's end
+    burn_down: tuple[BurnPoint, ...]  # of that window, up to the range's end
+    refused_calls: int  # in the range, refused by the budget guard for calls in the budget's scope
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from .sources import grouped_query, source_for
 from .sql_files import load_sql
 from .time_range import checked_range, is_whole_hour, range_parameters
 
-# Dimension -> column of v_savings (and of llm_spans, where `strategy` is the ARRAY JOIN's alias).
+# Dimension -> column of v_savings (and of v_llm_calls, where `strategy` is the ARRAY JOIN's alias).
 SAVINGS_COLUMNS = {
     "strategy": "saving.1",
     "app": "app",

@@ -1,9 +1,9 @@
 """Where a breakdown reads from, and the one grouped query every breakdown runs.
 
-The hourly rollup (view v_cost_hourly) answers when every dimension asked for is in it
-and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
+The hourly rollup (llm_cost_hourly, added up as its view v_cost_hourly does) answers when
+every dimension asked for is in it and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
 a whole-hour zone). Breakdowns that need the user read the daily rollup by user
-(v_cost_daily_users) when the range is whole UTC days and no bucket is finer than a day.
+(llm_cost_daily_users) when the range is whole UTC days and no bucket is finer than a day.
 Otherwise (tags, partial days) the per-call view v_llm_calls answers. All give the same
 measure columns, so callers do not care which one answered.
 """
@@ -22,24 +22,39 @@ MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "
             "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
 
 
+# Most expensive first, as spend_fields reads the cost: a group whose calls needed no price
+# as $0, a group of unpriced calls (NULL) last.
+BY_COST = "if(unpriced_requests > 0, cost, ifNull(cost, toDecimal128(0, 12))) DESC, requests DESC"
+
+
 @dataclass(frozen=True)
 class Source:
-    view: str
-    time_column: str
+    view: str  # a view or a rollup table
+    time_column: str  # what the range filters on
     measures: str  # aggregate expressions, one per MEASURES name, aliased to it
+    bucket_time: str = ""  # the time as a DateTime for trend buckets, when not time_column itself
+
+    @property
+    def bucket_column(self) -> str:
+        return self.bucket_time or self.time_column
 
 
-HOURLY_ROLLUP = Source(
-    view="v_cost_hourly",
-    time_column="hour",
-    measures=", ".join(f"sum({name}) AS {name}" for name in MEASURES),
-)
+def _rollup_measures(table: str) -> str:
+    """sum() of each measure straight off a SummingMergeTree rollup (not its view, which groups
+    by every key first and costs ten times as much). Column names are qualified where the
+    measures' aliases would shadow them."""
+    sums = [f"sum({table}.{name}) AS {name}" for name in MEASURES if name not in ("cost", "total_tokens")]
+    sums.append(f"sum({table}.input_tokens) + sum({table}.output_tokens) AS total_tokens")
+    # Corrections are rows weighted by sign, so the sums are the current calls'; a group
+    # with no priced call costs NULL (unknown), as in the views.
+    sums.insert(0, f"if(sum({table}.priced_requests) > 0, sum({table}.cost), NULL) AS cost")
+    return ", ".join(sums)
 
-DAILY_USERS = Source(
-    view="v_cost_daily_users",
-    time_column="day_start",
-    measures=HOURLY_ROLLUP.measures,
-)
+
+HOURLY_ROLLUP = Source(view="llm_cost_hourly", time_column="hour", measures=_rollup_measures("llm_cost_hourly"))
+
+DAILY_USERS = Source(view="llm_cost_daily_users", time_column="day", bucket_time="toDateTime(day, 'UTC')",
+                     measures=_rollup_measures("llm_cost_daily_users"))
 
 CALLS = Source(
     view="v_llm_calls",
@@ -93,6 +108,8 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     sql = f"SELECT {', '.join(select)}\nFROM {source.view}\nWHERE {' AND '.join(where)}"
     if keys:
         sql += f"\nGROUP BY {', '.join(alias for _, alias in keys)}"
+        # A group whose calls corrections cancelled is gone, as its calls are (a rollup keeps its zeros).
+        sql += "\nHAVING requests != 0 OR cost != 0"
     if order_by:
         sql += f"\nORDER BY {order_by}"
     if limited:
@@ -107,11 +124,12 @@ def add_costs(costs: Iterable[Decimal | None]) -> Decimal | None:
 
 
 def spend_fields(row: dict) -> dict:
-    """The Spend fields of a result row, converted to Python types; cost None when no call
-    of the group has one (both sources give NULL then)."""
+    """The Spend fields of a result row, converted to Python types; cost None when the group
+    has unpriced calls and no priced one (both sources give NULL then)."""
     values = {name: int(row[name]) for name in MEASURES if name != "cost"}
     cost = as_decimal(row["cost"])
-    # No calls at all cost nothing; calls none of which is priced have an unknown cost.
-    values["cost"] = Decimal(0) if cost is None and values["requests"] == 0 else cost
+    # No calls at all cost nothing, nor do calls that needed no price (refused by the budget
+    # guard, failed before using anything); calls none of which is priced have an unknown cost.
+    values["cost"] = Decimal(0) if cost is None and values["unpriced_requests"] == 0 else cost
     return values
 

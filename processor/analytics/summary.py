@@ -22,10 +22,10 @@ _EXTRA_MEASURES = """countIf(v_llm_calls.cost IS NOT NULL) AS priced_requests,
         sum(cache_savings) AS cache_savings,
         countIf(cache_savings_unknown) AS cache_savings_unknown_requests"""
 _SAVINGS_ROLLUP = Source(
-    view="v_cache_savings_hourly",
+    view="llm_cache_savings_hourly",
     time_column="hour",
-    measures="""sum(priced_requests) AS priced_requests, sum(priced_tokens) AS priced_tokens,
-        sum(cache_savings) AS cache_savings, sum(cache_savings_unknown_requests) AS cache_savings_unknown_requests""",
+    measures=", ".join(f"sum(llm_cache_savings_hourly.{name}) AS {name}" for name in
+                       ("priced_requests", "priced_tokens", "cache_savings", "cache_savings_unknown_requests")),
 )
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .dimensions import filter_conditions, parse_dimension
 from .records import OTHER, StackedTrend, TrendPoint, TrendSeries
 from .runner import Runner, as_day, as_moment, fetch
-from .sources import grouped_query, source_for, spend_fields
+from .sources import BY_COST, grouped_query, source_for, spend_fields
 from .time_range import checked_range, range_parameters
 
 # Granularity -> the bucket of a time column `{t}`. Hours are instants (handed out in
@@ -28,6 +28,11 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
     """Spend per time bucket in [start, end), oldest first; with `dimension`, one point
     per bucket and value, most expensive first within a bucket. Buckets without calls are
     absent, and the first and last buckets hold only the part inside the range."""
+    return _points(run, granularity, start, end, dimension, filters, tz)
+
+
+def _points(run, granularity, start, end, dimension, filters, tz, keep: list[str] | None = None) -> list[TrendPoint]:
+    """cost_trend's points; with `keep`, the dimension's other values are added up as OTHER."""
     if granularity not in BUCKETS:
         raise ValueError(f"unknown granularity {granularity!r}: use one of {', '.join(GRANULARITIES)}")
     zone = zone_named(tz)
@@ -38,13 +43,16 @@ def cost_trend(run: Runner, granularity: str, start: datetime | date, end: datet
     source = source_for([d for d in (by, *filtered_by) if d is not None], start, end, calendar_zone,
                         hourly_buckets=granularity == "hour")
 
-    keys = [(BUCKETS[granularity].format(t=source.time_column), "bucket")]
+    keys = [(BUCKETS[granularity].format(t=source.bucket_column), "bucket")]
     order_by = "bucket"
     if by is not None:
         key, key_parameters = by.expression("dimension_tag")
+        if keep is not None:
+            key = f"if({key} IN {{keep:Array(String)}}, {key}, {{other:String}})"
+            key_parameters.update(keep=keep, other=OTHER)
         keys.append((key, "key"))
         parameters.update(key_parameters)
-        order_by = "bucket, cost DESC, requests DESC, key"
+        order_by = f"bucket, {BY_COST}, key"
     if granularity != "hour":
         parameters["tz"] = tz
     parameters.update(range_parameters(start, end))
@@ -75,7 +83,12 @@ def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: da
     one series "total"."""
     if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
         raise ValueError(f"top must be a positive whole number, got {top!r}")
-    points = cost_trend(run, granularity, start, end, dimension=dimension, filters=filters, tz=tz)
+    keep = None
+    if dimension is not None:  # the top values over the whole range; the rest is added up in SQL
+        from .breakdown import top_spenders
+
+        keep = [row.key for row in top_spenders(run, dimension, start, end, limit=top, filters=filters)]
+    points = _points(run, granularity, start, end, dimension, filters, tz, keep)
     start, end = checked_range(start, end)
     buckets = _all_buckets(granularity, start, end, zone_named(tz))
     index = {bucket: i for i, bucket in enumerate(buckets)}
@@ -91,12 +104,10 @@ def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: da
         key_cost[key] = key_cost.get(key, Decimal(0)) + cost
         totals[i] += cost
         requests[i] += point.requests
-    ranked = sorted(by_key, key=lambda k: (-key_cost[k], k))
-    series = [TrendSeries(key=key, costs=tuple(by_key[key])) for key in ranked[:top]]
-    rest = ranked[top:]
-    if rest:
-        series.append(TrendSeries(key=OTHER, costs=tuple(sum((by_key[k][i] for k in rest), Decimal(0))
-                                                         for i in range(len(buckets)))))
+    ranked = [key for key in (keep if keep is not None else by_key) if key in by_key]
+    series = [TrendSeries(key=key, costs=tuple(by_key[key])) for key in ranked]
+    if OTHER in by_key and OTHER not in ranked:
+        series.append(TrendSeries(key=OTHER, costs=tuple(by_key[OTHER])))
     return StackedTrend(granularity=granularity, dimension=dimension, buckets=tuple(buckets), series=tuple(series),
                         totals=tuple(totals), requests=tuple(requests))
 

@@ -10,6 +10,10 @@ from .status import BudgetStatus, iso
 from .windows import zone
 
 
+# The kinds of message the budget service claims in the outbox (notify/outbox.py) and delivers.
+ALERT_KINDS = ("budget_threshold", "anomaly")
+
+
 def alert_key(budget_id: str, period_start: int, threshold: Decimal) -> str:
     """The dedup key: each threshold alerts once per window per budget."""
     return f"{budget_id}|{iso(period_start)}|{money_text(threshold)}"
@@ -41,6 +45,11 @@ def budget_alert(status: BudgetStatus, crossed: list[Decimal], key: str) -> Aler
     severity = "critical" if highest >= 1 else "warning" if highest >= Decimal("0.8") else "info"
     return Alert(key=key, kind="budget_threshold", title=title, summary=summary, severity=severity,
                  fields=tuple(fields), payload=payload)
+
+
+def thresholds_of(alert: Alert) -> tuple[Decimal, ...]:
+    """The thresholds a budget alert announces (none for an anomaly)."""
+    return tuple(Decimal(t) for t in alert.payload.get("thresholds_crossed", ()))
 
 
 def _usd(amount: Decimal) -> str:

@@ -23,14 +23,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
 from ..notify import Alert, Channel, DeliveryResult, Notifier
+from ..notify.outbox import Outbox, channels_json
 from ..record import LlmCall
-from .alerts import alert_key, budget_alert
+from .alerts import ALERT_KINDS, alert_key, budget_alert, thresholds_of
 from .budget_file import BudgetFile, load_budget_file
 from .decision import Decision, decide
-from .deliveries import AlertDeliveries, channels_json, thresholds_of
 from .model import Budget, money_text
 from .spend import BudgetTracker
-from .status import BudgetStatus, DeliveryStatus, budget_status
+from ..notify.outbox import DeliveryStatus
+from .status import BudgetStatus, budget_status
 from .store import BudgetStore
 from .windows import alert_period_start, minute_of
 
@@ -79,7 +80,7 @@ class BudgetService:
     is stable for one anomaly) to send to `anomaly_channels`. `settle_seconds=0` trusts the
     store alone: for commands that do not observe calls. A delivery that fails is tried
     again at later evaluations, `retry_backoff_seconds` after the first failed round and
-    twice as long after each further one (see deliveries.py)."""
+    twice as long after each further one (see notify/outbox.py)."""
 
     def __init__(self, client_factory: Callable[[], object], *, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.time, anomalies: Callable[[], Iterable[Alert]] | None = None,
@@ -93,9 +94,9 @@ class BudgetService:
         self.anomaly_channels: tuple[Channel, ...] = tuple(anomaly_channels)
         self._settle = settle_seconds
         self.instance_id = instance_id or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
-        self._deliveries = AlertDeliveries(self._notifier, clock=clock, claimant=self.instance_id,
-                                           backoff_seconds=retry_backoff_seconds,
-                                           max_backoff_seconds=max_retry_backoff_seconds)
+        self._deliveries = Outbox(self._notifier, kinds=ALERT_KINDS, clock=clock, claimant=self.instance_id,
+                                  backoff_seconds=retry_backoff_seconds,
+                                  max_backoff_seconds=max_retry_backoff_seconds)
         self._local = threading.local()
         self._lock = threading.Lock()  # guards the trackers and indexes
         self._evaluating = threading.Lock()  # one evaluation at a time in this process
@@ -108,6 +109,11 @@ class BudgetService:
         self._reconciled = False
         self._alerted: dict[str, _AlertedInPeriod] = {}
         self._anomalies_seen: dict[str, None] = {}
+
+    @property
+    def notifier(self) -> Notifier:
+        """The notifier alerts go out through (with the budget file's SMTP server once synced)."""
+        return self._notifier
 
     # --- budgets ----------------------------------------------------------------------------
 

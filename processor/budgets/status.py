@@ -66,33 +66,3 @@ def iso(seconds: int | None) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class DeliveryStatus:
-    """An alert a channel has not received: `pending` (another round will be tried) or
-    `failed` (its window ends before another round)."""
-
-    alert_key: str
-    budget_id: str  # "" for an anomaly alert
-    title: str
-    channel: str
-    target: str  # host or recipients, never a secret
-    state: str
-    rounds: int
-    attempts: int
-    last_attempt_at: float | None
-    last_error: str
-    next_attempt_at: float | None  # None when no round is left before the window ends
-    gives_up_at: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"alert": self.alert_key, "budget_id": self.budget_id or None, "title": self.title,
-                "channel": self.channel, "target": self.target, "state": self.state, "rounds": self.rounds,
-                "attempts": self.attempts, "last_attempt_at": _iso_time(self.last_attempt_at),
-                "last_error": self.last_error or None, "next_attempt_at": _iso_time(self.next_attempt_at),
-                "gives_up_at": _iso_time(self.gives_up_at)}
-
-
-def _iso_time(seconds: float | None) -> str | None:
-    return None if seconds is None else iso(int(seconds))

@@ -7,8 +7,8 @@ import logging
 import sys
 
 # Subcommand modules, in the order `llmledger --help` lists them.
-COMMANDS = ("serve", "query", "costs", "savings", "alternatives", "anomalies", "budgets", "prices", "keys", "schema",
-            "demo")
+COMMANDS = ("serve", "query", "costs", "savings", "alternatives", "anomalies", "budgets", "report", "plot", "prices",
+            "keys", "schema", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

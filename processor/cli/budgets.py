@@ -19,6 +19,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from .options import add_store_options, config_from_args
@@ -30,6 +32,7 @@ def register(subparsers) -> None:
 
     listing = actions.add_parser("list", help="the budgets as defined")
     listing.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    listing.add_argument("--wide", action="store_true", help="show every column of the table, in full")
 
     setting = actions.add_parser("set", help="add or change budgets: all of a budget file, or one from flags")
     setting.add_argument("--file", help="a budget file (YAML); its budgets are added or changed")
@@ -56,6 +59,7 @@ def register(subparsers) -> None:
 
     status = actions.add_parser("status", help="spend, limit and projection of every budget")
     status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument("--wide", action="store_true", help="show every column of the table, in full")
 
     evaluate = actions.add_parser("evaluate", help="send the threshold alerts that are due (for cron)")
     evaluate.add_argument("--file", help="take the SMTP server and anomaly channels from this budget file "
@@ -95,7 +99,12 @@ def _list(args, config) -> int:
     from .query import open_runner
 
     columns, rows = open_runner(config)(_LIST_SQL)
-    print(format_rows(columns, rows, args.format))
+    if args.format != "table":
+        print(format_rows(columns, rows, args.format))
+    elif not rows:
+        print("no budgets: add one with `llmledger budgets set`")
+    else:
+        _show_budget_list([dict(zip(columns, row)) for row in rows], args.wide)
     return 0
 
 
@@ -129,19 +138,20 @@ def _status(args, config) -> int:
     if args.format == "json":
         print(json.dumps(status, indent=2))
         return 0
-    from ..query import format_rows
-
-    columns = ["id", "scope", "tenant", "window", "spend", "limit", "percent", "remaining", "projected",
-               "breach_at", "mode"]
-    rows = [[s["id"], "all" if s["scope"] == "all" else f"{s['scope']}={s['value']}", s["tenant"],
-             s["window_description"],
-             s["spend"], s["limit"], s["percent"], s["remaining"], s["projected_spend"], s["projected_breach_at"],
-             _mode(s)] for s in status["budgets"]]
-    print(format_rows(columns, rows, "table"))
+    if not status["budgets"]:
+        print("no budgets: add one with `llmledger budgets set`")
+        return 0
+    _show_budget_status(status["budgets"], args.wide)
     if status["deliveries"]:
-        columns = ["alert", "channel", "target", "state", "attempts", "last_error", "next_attempt_at", "gives_up_at"]
-        print("\nalerts not delivered yet (pending: tried again at next_attempt_at; failed: given up)")
-        print(format_rows(columns, [[d[c] for c in columns] for d in status["deliveries"]], "table"))
+        from .output import Column, table, terminal_width
+
+        names = ["alert", "channel", "target", "state", "attempts", "last_error", "next_attempt_at", "gives_up_at"]
+        columns = [Column("alert"), Column("channel"), Column("target", optional=True), Column("state"),
+                   Column("attempts", numeric=True), Column("last error"), Column("next attempt", optional=True),
+                   Column("gives up", optional=True)]
+        print("\nalerts not delivered yet (pending: tried again at the next attempt; failed: given up)")
+        print(table(columns, [[_cell(d[c]) for c in names] for d in status["deliveries"]], wide=args.wide,
+                    width=terminal_width()))
     return 0
 
 
@@ -157,6 +167,49 @@ def _evaluate(args, config) -> int:
                              for d in alert["deliveries"]) or "no channels"
         print(f"{'retried: ' if alert['retry'] else ''}{alert['title']} ({outcomes})")
     return 0 if all(d["ok"] for a in alerts for d in a["deliveries"]) else 1
+
+
+def _show_budget_list(budgets: list[dict], wide: bool) -> None:
+    from .. import format as fmt
+    from .output import Column, show, table, terminal_width
+
+    columns = [Column("id"), Column("scope"), Column("window"), Column("limit", numeric=True),
+               Column("thresholds"), Column("mode"), Column("fallback", optional=True),
+               Column("channels", optional=True), Column("source", optional=True),
+               Column("description", optional=True)]
+    rows = [[b["id"], "all calls" if b["scope"] == "all" else f"{b['scope']}={b['scope_value']}",
+             b["window_kind"] if b["window_kind"] != "rolling" else f"rolling {b['period']}",
+             fmt.money(Decimal(b["limit_amount"])), fmt.thresholds(Decimal(t) for t in b["thresholds"]), b["mode"],
+             b["fallback_model"], b["channel_types"], b["source"], b["description"]] for b in budgets]
+    show(table(columns, rows, wide=wide, width=terminal_width()) + "\n" + fmt.count(len(rows), "budget"))
+
+
+def _show_budget_status(statuses: list[dict], wide: bool) -> None:
+    from .. import format as fmt
+    from .output import Column, show, table, terminal_width
+
+    def money(text):
+        return fmt.money(None if text is None else Decimal(text))
+
+    def when(text):
+        return fmt.moment(datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else ""
+
+    tenants = any(s["tenant"] for s in statuses)  # a column only when some budget counts one tenant's calls
+    columns = [Column("id"), Column("scope"), *([Column("tenant")] if tenants else []), Column("window"),
+               Column("spend", numeric=True),
+               Column("limit", numeric=True), Column("used", numeric=True), Column("left", numeric=True, optional=True),
+               Column("projected", numeric=True), Column("breach at", optional=True),
+               Column("thresholds", optional=True), Column("mode")]
+    rows = [[s["id"], "all calls" if s["scope"] == "all" else f"{s['scope']}={s['value']}",
+             *([s["tenant"] or "all"] if tenants else []), s["window_description"],
+             money(s["spend"]), money(s["limit"]), fmt.percent(Decimal(s["percent"]) / 100), money(s["remaining"]),
+             money(s["projected_spend"]) if s["projected_spend"] is not None else "", when(s["projected_breach_at"]),
+             fmt.thresholds(Decimal(t) for t in s["thresholds"]), _mode(s)] for s in statuses]
+    show(table(columns, rows, wide=wide, width=terminal_width()) + "\n" + fmt.count(len(rows), "budget"))
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
 
 
 def _mode(status: dict) -> str:

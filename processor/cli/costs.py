@@ -18,12 +18,19 @@ import dataclasses
 import sys
 
 from .options import add_store_options, config_from_args
+from .output import Column
 
 DEFAULT_DAYS = 30
 # Filter flag -> dimension; `--tag NAME=VALUE` adds tag filters.
 FILTER_FLAGS = ("app", "environment", "provider", "model", "team", "feature", "tenant", "user")
 SPEND_COLUMNS = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
                  "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens")
+# The same measures in a table for people; the optional ones go first when 100 columns are tight.
+SPEND_TABLE = [Column("cost", numeric=True), Column("calls", numeric=True), Column("unpriced", numeric=True),
+               Column("errors", numeric=True, optional=True), Column("input", numeric=True),
+               Column("output", numeric=True), Column("cached", numeric=True, optional=True),
+               Column("cache writes", numeric=True, optional=True),
+               Column("reasoning", numeric=True, optional=True), Column("tokens", numeric=True, optional=True)]
 
 
 def register(subparsers) -> None:
@@ -80,56 +87,84 @@ def add_report_options(parser: argparse.ArgumentParser, *, filters: bool = False
                                 help=f"only calls with this {flag} (repeat for any of several)")
         parser.add_argument("--tag", action="append", metavar="NAME=VALUE", type=_tag_filter,
                             help="only calls with this tag value (llmledger.tag.NAME)")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                        help="table (for people: rounded, fits 100 columns), or json/csv (exact values)")
+    parser.add_argument("--wide", action="store_true", help="show every column of the table, in full")
     add_store_options(parser)
 
 
 def run_by(args, runner=None) -> int:
     from ..analytics import cost_by
 
-    return run_report(args, runner, lambda run, start, end: _spend_table(
-        args.dimension, cost_by(run, args.dimension, start, end, filters=filters_of(args))))
+    return run_report(args, runner, lambda run, start, end: _spend_report(
+        args, args.dimension, cost_by(run, args.dimension, start, end, filters=filters_of(args)), start, end))
 
 
 def run_top(args, runner=None) -> int:
     from ..analytics import top_spenders
 
-    return run_report(args, runner, lambda run, start, end: _spend_table(
-        args.dimension, top_spenders(run, args.dimension, start, end, limit=args.limit, filters=filters_of(args))))
+    return run_report(args, runner, lambda run, start, end: _spend_report(
+        args, args.dimension, top_spenders(run, args.dimension, start, end, limit=args.limit,
+                                           filters=filters_of(args)), start, end))
 
 
 def run_trend(args, runner=None) -> int:
+    from .. import format as fmt
     from ..analytics import cost_trend
 
     def report(run, start, end):
         points = cost_trend(run, args.granularity, start, end, dimension=args.dimension,
                             filters=filters_of(args), tz=args.tz)
-        columns = ["bucket"] + ([args.dimension] if args.dimension else []) + list(SPEND_COLUMNS)
-        rows = [[p.bucket] + ([p.key] if args.dimension else []) + [getattr(p, c) for c in SPEND_COLUMNS]
+        if args.format != "table":
+            columns = ["bucket"] + ([args.dimension] if args.dimension else []) + list(SPEND_COLUMNS)
+            rows = [[p.bucket] + ([p.key] if args.dimension else []) + [getattr(p, c) for c in SPEND_COLUMNS]
+                    for p in points]
+            return columns, rows
+        if not points:
+            return f"no calls from {_span(start, end)}"
+        zone = _zone(args.tz)
+        keys = [Column(args.granularity)] + ([Column(args.dimension)] if args.dimension else [])
+        rows = [[fmt.moment(p.bucket, zone)] + ([fmt.label(p.key)] if args.dimension else []) + _spend_cells(p)
                 for p in points]
-        return columns, rows
+        return _table(args, keys + SPEND_TABLE, rows, _spend_footer(points, f"{args.granularity} bucket"))
 
     return run_report(args, runner, report)
 
 
 def run_summary(args, runner=None) -> int:
+    from .. import format as fmt
     from ..analytics import summary
 
     def report(run, start, end):
         result = summary(run, start, end, filters=filters_of(args))
         if args.format == "json":
             return result
-        figures = dataclasses.asdict(result)
-        if args.format == "table":  # one figure per line reads better than a very wide row
-            return ["figure", "value"], [[name, value] for name, value in figures.items()]
-        return list(figures), [list(figures.values())]
+        if args.format == "csv":
+            figures = dataclasses.asdict(result)
+            return list(figures), [list(figures.values())]
+        unknown = result.cache_savings_unknown_requests
+        figures = [
+            ("range", _span(result.start, result.end)),
+            ("cost", fmt.money_of(result)),
+            ("calls", f"{fmt.tokens(result.requests)} ({fmt.tokens(result.unpriced_requests)} unpriced, "
+                      f"{fmt.count(result.errors, 'error')})"),
+            ("per call", fmt.money(result.average_cost_per_request)),
+            ("per 1k tokens", fmt.money(result.average_cost_per_1k_tokens)),
+            ("input tokens", f"{fmt.tokens(result.input_tokens)} ({fmt.tokens(result.cache_read_tokens)} cache "
+                             f"reads, {fmt.tokens(result.cache_write_tokens)} cache writes)"),
+            ("output tokens", f"{fmt.tokens(result.output_tokens)} ({fmt.tokens(result.reasoning_tokens)} reasoning)"),
+            ("cache savings", fmt.money(result.cache_savings)
+             + (f" ({fmt.count(unknown, 'call')} with cache reads not valued)" if unknown else "")),
+        ]
+        # One figure per line reads better than a very wide row.
+        return _table(args, [Column("figure"), Column("value")], figures, "")
 
     return run_report(args, runner, report)
 
 
 def run_trace(args, runner=None) -> int:
+    from .. import format as fmt
     from ..analytics import TraceCall, trace_cost
-    from ..query import format_rows, json_safe
 
     def report(run, start, end):
         trace = trace_cost(run, args.trace_id)
@@ -138,12 +173,19 @@ def run_trace(args, runner=None) -> int:
         if args.format == "json":
             return trace
         columns = [field.name for field in dataclasses.fields(TraceCall)]
-        rows = [[getattr(call, name) for name in columns] for call in trace.calls]
         if args.format == "csv":
-            return columns, rows
-        header = (f"trace {trace.trace_id}: cost {trace.cost}, {trace.llm_calls} LLM calls "
-                  f"({trace.unpriced_calls} unpriced), {trace.total_tokens} tokens, {trace.span_count} spans in all")
-        return header + "\n\n" + format_rows(columns, [json_safe(row) for row in rows], "table")
+            return columns, [[getattr(call, name) for name in columns] for call in trace.calls]
+        header = (f"trace {trace.trace_id}: {fmt.money(trace.cost)}, {fmt.count(trace.llm_calls, 'LLM call')} "
+                  f"({trace.unpriced_calls} unpriced), {fmt.tokens(trace.total_tokens)} tokens, "
+                  f"{fmt.count(trace.span_count, 'span')} in all")
+        table_columns = [Column("time"), Column("span"), Column("app"), Column("model"),
+                         Column("input", numeric=True), Column("output", numeric=True),
+                         Column("cached", numeric=True, optional=True), Column("latency", numeric=True),
+                         Column("status", optional=True), Column("cost", numeric=True)]
+        rows = [[fmt.moment(c.timestamp, seconds=True), c.span_id, c.app, c.model, fmt.tokens(c.input_tokens),
+                 fmt.tokens(c.output_tokens), fmt.tokens(c.cache_read_tokens), fmt.duration_ns(c.duration_ns),
+                 c.status, fmt.money(c.cost)] for c in trace.calls]
+        return header + "\n\n" + _table(args, table_columns, rows, "")
 
     return run_report(args, runner, report, needs_range=False)
 
@@ -185,13 +227,15 @@ def run_report(args, runner, build, *, needs_range: bool = True) -> int:
 
 
 def print_result(result, fmt: str) -> None:
-    """A report's result: (columns, rows), ready text, or a dataclass (JSON only)."""
+    """A report's result: (columns, rows) of exact values (json, csv), ready text (a table
+    for people, paged on a terminal), or a dataclass (json)."""
     import json
 
     from ..query import format_rows, json_safe
+    from .output import show
 
     if isinstance(result, str):
-        print(result)
+        show(result)
     elif dataclasses.is_dataclass(result):
         print(json.dumps(json_safe(dataclasses.asdict(result)), indent=2, ensure_ascii=False))
     else:
@@ -199,8 +243,54 @@ def print_result(result, fmt: str) -> None:
         print(format_rows(columns, [json_safe(row) for row in rows], fmt))
 
 
-def _spend_table(dimension: str, rows) -> tuple[list[str], list[list]]:
-    return [dimension, *SPEND_COLUMNS], [[row.key, *(getattr(row, c) for c in SPEND_COLUMNS)] for row in rows]
+def _spend_report(args, dimension: str, rows, start, end):
+    """A breakdown: exact columns for json/csv, a table for people."""
+    from .. import format as fmt
+
+    if args.format != "table":
+        return [dimension, *SPEND_COLUMNS], [[row.key, *(getattr(row, c) for c in SPEND_COLUMNS)] for row in rows]
+    if not rows:
+        return f"no calls from {_span(start, end)}"
+    noun = "value" if dimension.startswith("tag:") else dimension
+    return _table(args, [Column(dimension)] + SPEND_TABLE, [[fmt.label(r.key)] + _spend_cells(r) for r in rows],
+                  _spend_footer(rows, noun))
+
+
+def _spend_cells(spend) -> list[str]:
+    from .. import format as fmt
+
+    return [fmt.money_of(spend), fmt.tokens(spend.requests), fmt.tokens(spend.unpriced_requests),
+            fmt.tokens(spend.errors), fmt.tokens(spend.input_tokens), fmt.tokens(spend.output_tokens),
+            fmt.tokens(spend.cache_read_tokens), fmt.tokens(spend.cache_write_tokens),
+            fmt.tokens(spend.reasoning_tokens), fmt.tokens(spend.total_tokens)]
+
+
+def _spend_footer(rows, noun: str) -> str:
+    from .. import format as fmt
+    from ..analytics.sources import add_costs
+
+    calls = sum(r.requests for r in rows)
+    cost = add_costs(r.cost for r in rows)
+    return f"{fmt.count(len(rows), noun)}, {fmt.count(calls, 'call')}, {fmt.money(cost)}"
+
+
+def _table(args, columns, rows, footer: str) -> str:
+    from .output import table, terminal_width
+
+    text = table(columns, rows, wide=args.wide, width=terminal_width())
+    return text + (f"\n{footer}" if footer else "")
+
+
+def _span(start, end) -> str:
+    from .. import format as fmt
+
+    return f"{fmt.moment(start)} to {fmt.moment(end)} UTC"
+
+
+def _zone(name: str):
+    from ..analytics.trend import zone_named
+
+    return zone_named(name)
 
 
 def _moment(text: str):

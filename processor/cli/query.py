@@ -108,7 +108,7 @@ def open_store(config):
 
     try:
         client = connect(data_dir=Path(config.storage.data_dir), url=config.storage.clickhouse_url,
-                         database=config.storage.database, create=False)
+                         database=config.storage.database, create=False, cluster=config.storage.cluster)
         if not client.command("EXISTS TABLE schema_migrations"):
             raise QueryError(f"the database {config.storage.database!r} holds no llmledger tables: "
                              "`llmledger serve` creates them")

@@ -126,8 +126,8 @@ def llm_section(llm_rows: list[list]) -> Section:
     return Section("llm_spans", LLM_SPANS_LAYOUT.header, len(llm_rows), LLM_SPANS_LAYOUT.encode_rows(llm_rows))
 
 
-def _insert_settings(token: str, distributed: bool) -> dict:
-    settings = {
+def _insert_settings(token: str) -> dict:
+    return {
         "insert_deduplication_token": token,
         # The rollups are fed by materialized views: deduplicate their blocks too.
         "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -135,11 +135,6 @@ def _insert_settings(token: str, distributed: bool) -> dict:
         # of 100 ClickHouse refuses the whole batch, again on every retry.
         "max_partitions_per_insert_block": 0,
     }
-    if distributed:
-        # Into a Distributed table: return once every shard has its rows, so that the log is
-        # committed only then, and each shard deduplicates its part of a replay by the token.
-        settings["distributed_foreground_insert"] = 1
-    return settings
 
 
 class InsertFailed(Exception):
@@ -152,10 +147,13 @@ class InsertFailed(Exception):
 
 
 class ClickHouseWriter:
-    def __init__(self, client: Client, trace_columns: tuple[str, ...] = (), *, distributed: bool = False):
-        """`trace_columns`: the otel_traces columns that `write` gets values of (default: all)."""
+    """`write_tables` writes any batch of Python rows, `write_batch` encoded blocks too;
+    `trace_columns` names the otel_traces columns the trace rows hold (all by default);
+    `cluster` the ClickHouse cluster the store's schema is laid out for, if any."""
+
+    def __init__(self, client: Client, trace_columns: tuple[str, ...] = (), *, cluster: str | None = None):
         self._client = client
-        self._distributed = distributed
+        self._cluster = cluster
         types = dict(OTEL_TRACES_TYPES)
         self._trace_layout = (Layout("otel_traces", tuple((name, types[name]) for name in trace_columns))
                               if trace_columns else OTEL_TRACES_LAYOUT)
@@ -207,7 +205,7 @@ class ClickHouseWriter:
             from ..corrections import apply_replacements
 
             try:
-                apply_replacements(self._client, list(replacements))
+                apply_replacements(self._client, list(replacements), self._cluster)
             except Exception as exc:  # as for an insert: the drain sorts outage from rejection
                 raise InsertFailed(REPLACED_CALLS, exc) from exc
 
@@ -218,12 +216,12 @@ class ClickHouseWriter:
     def _raw_insert(self, section: Section, token: str) -> None:
         try:
             self._client.raw_insert(section.table, None, section.header + section.data,
-                                    fmt="RowBinaryWithNamesAndTypes", settings=_insert_settings(token, self._distributed))
+                                    fmt="RowBinaryWithNamesAndTypes", settings=_insert_settings(token))
         except Exception as exc:  # the driver raises many kinds; the caller sorts outage from rejection
             raise InsertFailed(section.table, exc) from exc
 
     def _insert(self, table: str, rows: list[list], columns: tuple[str, ...], token: str) -> None:
         try:
-            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token, self._distributed))
+            self._client.insert(table, rows, column_names=columns, settings=_insert_settings(token))
         except Exception as exc:  # the driver raises many kinds; the caller sorts outage from rejection
             raise InsertFailed(table, exc) from exc

@@ -6,6 +6,7 @@ SMTP 5xx, a missing secret): retrying those would only repeat the failure.
 """
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -33,33 +34,57 @@ class ChannelConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image an HTML body shows as `<img src="cid:{cid}">`: sent inside the email itself
+    (multipart/related), so mail clients show it without fetching anything."""
+
+    cid: str
+    mime: str  # image/png or image/svg+xml
+    data: bytes
+    filename: str = ""
+
+
+@dataclass(frozen=True)
 class Alert:
     """One message to send, rendered by each channel in its own format.
 
-    `key` is the alert's dedup key: receivers can use it (webhook header, email header) to
+    `key` is the message's dedup key: receivers can use it (webhook header, email header) to
     drop a repeat of their own. `fields` are label/value pairs for Slack fields and email
-    lines; `payload` is the JSON document a webhook receives."""
+    lines; `payload` is the JSON document a webhook receives. A report also has an `html`
+    body for email (with its `images`) and a `link` to read more in the built-in pages."""
 
     key: str
-    kind: str  # "budget_threshold" or "anomaly"
+    kind: str  # "budget_threshold", "anomaly" or "report"
     title: str
     summary: str
     severity: str = "warning"  # "info", "warning" or "critical"
     fields: tuple[tuple[str, str], ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
+    html: str = ""
+    images: tuple[InlineImage, ...] = ()
+    link: str = ""
 
     def to_json(self) -> str:
-        """The alert as the store keeps it until every channel has it."""
-        return json.dumps({"key": self.key, "kind": self.kind, "title": self.title, "summary": self.summary,
-                           "severity": self.severity, "fields": [list(f) for f in self.fields],
-                           "payload": self.payload}, ensure_ascii=False, sort_keys=True)
+        """The message as the store keeps it until every channel has it."""
+        data = {"key": self.key, "kind": self.kind, "title": self.title, "summary": self.summary,
+                "severity": self.severity, "fields": [list(f) for f in self.fields], "payload": self.payload}
+        if self.html:
+            data["html"] = self.html
+        if self.images:
+            data["images"] = [{"cid": i.cid, "mime": i.mime, "filename": i.filename,
+                               "data": base64.b64encode(i.data).decode()} for i in self.images]
+        if self.link:
+            data["link"] = self.link
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Alert:
         data = json.loads(text)
+        images = tuple(InlineImage(cid=i["cid"], mime=i["mime"], data=base64.b64decode(i["data"]),
+                                   filename=i.get("filename", "")) for i in data.get("images", ()))
         return cls(key=data["key"], kind=data["kind"], title=data["title"], summary=data["summary"],
                    severity=data["severity"], fields=tuple((label, value) for label, value in data["fields"]),
-                   payload=data["payload"])
+                   payload=data["payload"], html=data.get("html", ""), images=images, link=data.get("link", ""))
 
 
 @dataclass(frozen=True)

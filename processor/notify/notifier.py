@@ -3,7 +3,7 @@
 A slow or failing channel never holds up the others, and every attempt is reported to a
 delivery log callback (the budget service writes it to `notification_deliveries`). These
 attempts, seconds apart, ride out a blip; a delivery that still fails is tried again in a
-later round, minutes apart, by the budget service (budgets/deliveries.py).
+later round, minutes apart, by the outbox (outbox.py).
 """
 from __future__ import annotations
 

@@ -162,7 +162,20 @@ class EmailChannel:
         message["Message-ID"] = make_msgid(domain="llmledger")
         message["X-Llmledger-Alert-Key"] = alert.key
         lines = [alert.summary, ""] + [f"{label}: {value}" for label, value in alert.fields]
-        message.set_content("\n".join(lines + ["", f"-- llmledger alert {alert.key}"]) + "\n")
+        if alert.link:
+            lines += ["", alert.link]
+        what = "report" if alert.kind == "report" else "alert"
+        message.set_content("\n".join(lines + ["", f"-- llmledger {what} {alert.key}"]) + "\n")
+        if alert.html:
+            # multipart/alternative (text, then HTML) with the HTML's images related to it: the
+            # images travel inside the message and the HTML shows them as cid: URLs, which
+            # mail clients display (many refuse data: URLs, and remote images are blocked).
+            message.add_alternative(alert.html, subtype="html")
+            html_part = message.get_payload()[-1]
+            for image in alert.images:
+                maintype, _, subtype = image.mime.partition("/")
+                html_part.add_related(image.data, maintype=maintype, subtype=subtype, cid=f"<{image.cid}>",
+                                      filename=image.filename or None, disposition="inline")
         return message
 
     def _transmit(self, message: EmailMessage, smtp: SmtpSettings, security: str, password: str,

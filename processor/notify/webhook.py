@@ -33,8 +33,11 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 
 
 def webhook_document(alert: Alert) -> dict[str, Any]:
-    return {"key": alert.key, "kind": alert.kind, "severity": alert.severity, "title": alert.title,
-            "summary": alert.summary, **alert.payload}
+    document = {"key": alert.key, "kind": alert.kind, "severity": alert.severity, "title": alert.title,
+                "summary": alert.summary, **alert.payload}
+    if alert.link:
+        document["link"] = alert.link
+    return document
 
 
 @dataclass(frozen=True)

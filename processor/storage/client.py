@@ -75,6 +75,14 @@ def embedded_path(data_dir: Path) -> Path:
     return Path(data_dir) / "clickhouse"
 
 
+# Every session of the service on a cluster. An insert into a Distributed table returns once
+# every shard has its rows (so the log is committed only then, and a replay meets each shard's
+# deduplication); an IN or JOIN subquery over a Distributed table is computed once over all
+# shards and sent to each, which gives the answer one node gives (the default refuses such
+# queries: the current-call views and the corrections have them).
+CLUSTER_SESSION_SETTINGS: dict[str, object] = {"distributed_foreground_insert": 1, "distributed_product_mode": "global"}
+
+
 def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledger", create: bool = True,
             cluster: str | None = None) -> Client:
     """Open the store and make sure `database` exists (on every node of `cluster`, if given);
@@ -103,6 +111,9 @@ def connect(*, data_dir: Path, url: str | None = None, database: str = "llmledge
     if not create and not exists:
         raise StoreUnavailable(f"the {where} has no database {database!r}")
     admin.database = database
+    if cluster:
+        for name, value in CLUSTER_SESSION_SETTINGS.items():
+            admin.set_client_setting(name, value)
     return admin
 
 

@@ -1,15 +1,16 @@
 """The schema on a ClickHouse cluster: the numbered migrations, rewritten statement by statement.
 
 One definition of the schema, two layouts. With `storage.cluster` set, the migrator runs
-every statement through `cluster_statements`, which makes of it what a sharded, replicated
+every statement through `ClusterLayout.statements`, which makes of it what a sharded, replicated
 cluster needs:
 
-- A table that receives spans (`SHARDED`, with its sharding key) becomes `<name>_local`,
-  a Replicated* table on every shard (`ON CLUSTER`), plus `<name>`, a Distributed table
-  over them. The service and every reader keep using `<name>`.
-- Every other table (budgets, alert claims, the migration log ...) is small and read right
-  after it is written: it is replicated to every node, not sharded, so each node reads
-  its own copy and an alert claim is decided by ClickHouse Keeper across all of them.
+- A table that receives spans, logs or metrics (`SHARDED`, with its sharding key) becomes
+  `<name>_local`, a Replicated* table on every shard (`ON CLUSTER`), plus `<name>`, a
+  Distributed table over them. The service and every reader keep using `<name>`.
+- The small tables (`ON_EVERY_NODE`: budgets, alert claims, the migration log ...) are read
+  right after they are written: they are replicated to every node, not sharded, so each
+  node reads its own copy and an alert claim is decided by ClickHouse Keeper across all.
+  A table in neither list is refused: a new migration's table must choose.
 - A materialized view hangs on the local table of its source, on every node, and fills
   the local table of its target: a shard's rollups sum that shard's calls, and reads
   through the Distributed table add the shards up. Source and target must be laid out
@@ -35,11 +36,17 @@ from dataclasses import dataclass
 
 from .client import validate_identifier
 
-# Tables that receive spans, and how their rows are spread over the shards.
+# Tables that receive spans, logs or metrics, and how their rows are spread over the shards.
 SHARDED: dict[str, str] = {
     "otel_traces": "cityHash64(TraceId)",
     "otel_traces_trace_id_ts": "cityHash64(TraceId)",
+    # A call's versions (corrections, migration 020) share its trace id: they meet on one shard.
     "llm_spans": "cityHash64(trace_id)",
+    # A GenAI event next to its call; logs outside any trace spread by time.
+    "otel_logs": "cityHash64(TraceId, Timestamp)",
+    # One series (service, metric, attributes) on one shard.
+    **{f"otel_metrics_{kind}": "cityHash64(ServiceName, MetricName, cityHash64(Attributes))"
+       for kind in ("gauge", "sum", "histogram", "exponential_histogram", "summary")},
     # Rollups are filled by views on each shard; the key places rows inserted directly (backfills).
     "llm_cost_hourly": "cityHash64(hour, app)",
     "llm_cost_daily_by_user": "cityHash64(day, user_id)",
@@ -48,6 +55,12 @@ SHARDED: dict[str, str] = {
     "llm_savings_hourly": "cityHash64(hour, app)",
 }
 LOCAL_SUFFIX = "_local"
+
+# Small tables, whole on every node.
+ON_EVERY_NODE: frozenset[str] = frozenset({
+    "schema_migrations", "budgets", "budget_alerts", "notification_deliveries", "notification_claims",
+    "retention_applied", "repricing_log",
+})
 
 # At 50,000 spans/s into each of two processors, inserts of 20,000 spans make about five blocks
 # a second per table and shard: 100,000 blocks are five hours. A processor that dies with a
@@ -108,6 +121,8 @@ class ClusterLayout:
         if engine is None:
             raise NoClusterForm(f"table {name}: only MergeTree-family tables can be replicated")
         sharded = name in SHARDED
+        if not sharded and name not in ON_EVERY_NODE:
+            raise NoClusterForm(f"table {name}: list it in SHARDED (with its sharding key) or ON_EVERY_NODE")
         local = name + LOCAL_SUFFIX if sharded else name
         path = SHARDED_PATH if sharded else EVERYWHERE_PATH
         arguments = ", ".join([f"'{path}'", "'{replica}'", *([engine.group(2).strip()] if engine.group(2)

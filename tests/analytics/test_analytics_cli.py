@@ -16,6 +16,7 @@ from analytics_month import MONTH_END, WINDOW_START
 
 from llmledger.processor.analytics import runner_for_client
 from llmledger.processor.cli import anomalies, costs
+from llmledger.processor.format import money
 
 RANGE = ["--from", "2025-03-01", "--to", "2025-04-01"]
 
@@ -35,21 +36,35 @@ def _run(capsys, runner, *argv) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-def _table(text: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a printed table (cells have no spaces in these reports)."""
+def _table(text: str, footer: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a printed table: cells are two or more spaces apart; it fits 100
+    columns, and a line under it sums it up."""
     lines = text.strip().splitlines()
-    assert set(lines[1]) <= {"-", " "} and lines[-1].endswith("rows)")
-    return lines[0].split(), [line.split() for line in lines[2:-1]]
+    assert set(lines[1]) <= {"-", " "} and all(len(line) <= 100 for line in lines)
+    body = lines[2:-1] if footer else lines[2:]
+    return re.split(r"\s{2,}", lines[0].strip()), [re.split(r"\s{2,}", line.strip()) for line in body]
 
 
 def test_costs_by_app_as_a_table(capsys, month, month_calls):
     status, out, _ = _run(capsys, month, "costs", "by", "app", *RANGE)
     header, rows = _table(out)
-    assert status == 0 and header[:3] == ["app", "cost", "requests"]
+    assert status == 0 and header[:4] == ["app", "cost", "calls", "unpriced"]
     expected = grouped(month_calls, lambda c: c.app)
-    # An app whose every call is unpriced has no cost, printed as such (never as 0).
-    assert [(r[0], None if r[1] in ("NULL", "n/a") else Decimal(r[1]), int(r[2])) for r in rows] == [
-        (app, expected[app]["cost"], expected[app]["requests"]) for app in ranked(expected)]
+    # Money for people: cents, thousands separators; an app whose every call is unpriced has
+    # no cost, printed as n/a (never as $0.00).
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (app, "n/a" if expected[app]["cost"] is None else money(expected[app]["cost"]),
+         f"{expected[app]['requests']:,}")
+        for app in ranked(expected)]
+    total = sum(g["requests"] for g in expected.values())
+    assert out.strip().splitlines()[-1].startswith(f"{len(expected)} apps, {total:,} calls, $")
+
+
+def test_a_wide_table_shows_every_column(capsys, month):
+    _, narrow, _ = _run(capsys, month, "costs", "by", "model", *RANGE)
+    _, wide, _ = _run(capsys, month, "costs", "by", "model", *RANGE, "--wide")
+    assert "reasoning" not in narrow.splitlines()[0] and "reasoning" in wide.splitlines()[0]
+    assert max(len(line) for line in wide.splitlines()) > 100
 
 
 def test_costs_by_model_with_filters_as_json(capsys, month, month_calls):
@@ -88,20 +103,20 @@ def test_costs_trend_by_hour_split_by_app(capsys, month, month_calls):
     expected = grouped(within(month_calls, datetime.fromisoformat("2025-03-12T10:00:00+00:00"),
                               datetime.fromisoformat("2025-03-12T12:00:00+00:00")),
                        lambda c: (c.timestamp_ns // (3600 * 10**9), c.app))
-    assert status == 0 and header[:4] == ["bucket", "app", "cost", "requests"]
+    assert status == 0 and header[:4] == ["hour", "app", "cost", "calls"]
     assert len(rows) == len(expected)
-    assert {r[0] for r in rows} == {"2025-03-12T10:00:00+00:00", "2025-03-12T11:00:00+00:00"}
+    assert {r[0] for r in rows} == {"2025-03-12 10:00", "2025-03-12 11:00"}
 
 
 def test_costs_summary_table_and_json(capsys, month, month_calls):
     support = [c for c in month_calls if c.app == "support-bot"]
     status, out, _ = _run(capsys, month, "costs", "summary", *RANGE, "--app", "support-bot")
-    header, rows = _table(out)
+    header, rows = _table(out, footer=False)
     figures = {name: value for name, value in rows}
     assert status == 0 and header == ["figure", "value"]
-    assert Decimal(figures["cost"]) == sum(c.cost for c in support)
-    assert int(figures["requests"]) == len(support)
-    assert "cache_savings" in figures and "average_cost_per_1k_tokens" in figures
+    assert figures["cost"] == money(sum(c.cost for c in support))
+    assert figures["calls"].startswith(f"{len(support):,} (0 unpriced, ")
+    assert figures["cache savings"].startswith("$") and figures["per 1k tokens"].startswith("$")
 
     status, out, _ = _run(capsys, month, "costs", "summary", *RANGE, "--format", "json")
     result = json.loads(out)
@@ -120,8 +135,8 @@ def test_costs_trace(capsys, month, month_calls):
     call = next(c for c in month_calls if c.app == "code-review")
     status, out, _ = _run(capsys, month, "costs", "trace", call.trace_id)
     assert status == 0
-    header = re.match(r"trace (\w+): cost (\S+), 1 LLM calls \(0 unpriced\)", out)
-    assert header and (header[1], Decimal(header[2])) == (call.trace_id, call.cost)
+    header = re.match(r"trace (\w+): (\S+), 1 LLM call \(0 unpriced\)", out)
+    assert header and (header[1], header[2]) == (call.trace_id, money(call.cost))
     assert call.span_id in out
 
     status, out, _ = _run(capsys, month, "costs", "trace", call.trace_id, "--format", "json")
@@ -142,7 +157,8 @@ def test_anomalies_command(capsys, anomalous_client):
     status, out, _ = _run(capsys, runner, "anomalies", *window, "--kind", "new_model")
     lines = out.strip().splitlines()
     assert status == 0 and lines[0].split()[:2] == ["kind", "at"]
-    assert len(lines) == 4 and lines[2].startswith("new_model") and "gpt-4.1" in lines[2]
+    assert lines[2].startswith("new_model") and "gpt-4.1" in lines[2]
+    assert "first seen" in lines[3] and lines[-1] == "1 anomaly"  # its description under it
 
 
 @pytest.mark.parametrize("argv, message", [

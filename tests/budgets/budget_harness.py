@@ -5,27 +5,20 @@ Every server here listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import itertools
-import json
-import socket
 import threading
 import time
-from collections import deque
 from datetime import datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import uvicorn
 
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 from llmledger.processor.record import LlmCall
+from local_servers import (SMTP_PASSWORD, SMTP_PASSWORD_ENV, SMTP_USER, WebhookReceiver,  # noqa: F401 (shared)
+                           free_port)
 
 _ids = itertools.count(1)
-
-# The login of the test SMTP server (see the `mailbox` fixture).
-SMTP_USER = "alerts"
-SMTP_PASSWORD = "correct horse battery staple"
-SMTP_PASSWORD_ENV = "BUDGET_TEST_SMTP_PASSWORD"
 
 # One gpt-4o call at the published $2.50 in / $10 out per 1M tokens:
 # 400,000 × 2.50 / 1M = 1.00, plus 50,000 × 10 / 1M = 0.50  ->  $1.50
@@ -62,49 +55,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class WebhookReceiver:
-    """An HTTP server that records every POST and answers with the statuses queued in `answers`
-    (200 once they run out). `port` 0 picks a free one."""
-
-    def __init__(self, port: int = 0):
-        self.requests: list[dict] = []
-        self.answers: deque[tuple[int, dict]] = deque()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status, headers = receiver.answers.popleft() if receiver.answers else (200, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def documents(self, path: str | None = None) -> list[dict]:
-        return [json.loads(r["body"]) for r in self.requests if path is None or r["path"] == path]
-
-    def close(self):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class ThreadedUvicorn:

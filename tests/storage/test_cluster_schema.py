@@ -9,22 +9,39 @@ from pathlib import Path
 import pytest
 
 from llmledger.processor.cli.schema import render
-from llmledger.processor.storage.cluster import DEDUP_BLOCKS, DEDUP_SECONDS, SHARDED, ClusterLayout, NoClusterForm
-from llmledger.processor.storage.migrate import available_migrations, schema_statements, split_statements
+from llmledger.processor.corrections.sql_files import load_sql as corrections_sql
+from llmledger.processor.storage.client import CLUSTER_SESSION_SETTINGS, connect
+from llmledger.processor.storage.cluster import (DEDUP_BLOCKS, DEDUP_SECONDS, ON_EVERY_NODE, SHARDED, ClusterLayout,
+                                                 NoClusterForm)
+from llmledger.processor.storage.migrate import (available_migrations, layout_statements, schema_statements,
+                                                 split_statements)
+from llmledger.processor.storage.retention import RETENTION_TABLES, _sql as retention_sql
 
 CLUSTER = "llmledger"
 SCHEMA_SQL = Path(__file__).resolve().parents[2] / "deploy" / "cluster" / "schema.sql"
 
 
-@pytest.fixture
-def formatted(clickhouse):
+@pytest.fixture(scope="module")
+def engine(chdb_dir):
+    """The embedded ClickHouse: its parser and its settings (no schema is needed)."""
+    return connect(data_dir=chdb_dir, database="default")
+
+
+@pytest.fixture(scope="module")
+def formatted(engine):
     """ClickHouse's parser: the statement in its normalized form, or a syntax error."""
     def format_query(sql: str) -> str:
-        return clickhouse.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
+        return engine.query("SELECT formatQuery({q:String})", parameters={"q": sql}).result_rows[0][0]
     return format_query
 
 
-@pytest.fixture
+def _one_node_tables() -> set[str]:
+    return {"schema_migrations"} | {
+        match.group(1) for _, _, sql in available_migrations() for statement in split_statements(sql)
+        if (match := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", statement))}
+
+
+@pytest.fixture(scope="module")
 def cluster_schema(formatted) -> list[str]:
     return [formatted(statement) for _, statements in schema_statements(CLUSTER) for statement in statements]
 
@@ -68,9 +85,24 @@ def test_sharded_tables_are_replicated_per_shard_behind_a_distributed_table(clus
     # Spans and their LLM calls go by trace: a trace and its calls' corrections stay on one shard.
     assert SHARDED["otel_traces"] == "cityHash64(TraceId)" and SHARDED["llm_spans"] == "cityHash64(trace_id)"
     # Small tables read right after they are written are on every node, under one Keeper path.
-    for small in ("budgets", "budget_alerts", "notification_claims", "schema_migrations"):
+    for small in ON_EVERY_NODE:
         assert "'/clickhouse/tables/all/{database}/{table}', '{replica}'" in tables[small]
         assert f"{small}_local" not in tables
+
+
+def test_every_table_of_the_migrations_is_laid_out_and_nothing_else(cluster_schema):
+    one_node = _one_node_tables()
+    # Each table chose: sharded, or whole on every node; no stale names in either list.
+    assert SHARDED.keys() | ON_EVERY_NODE == one_node and not SHARDED.keys() & ON_EVERY_NODE
+    # The data the service receives is sharded, whatever migration added its table.
+    assert {"otel_traces", "llm_spans", "otel_logs", "otel_metrics_histogram", "llm_savings_hourly",
+            "llm_cache_savings_hourly", "llm_cost_daily_users"} <= SHARDED.keys()
+    assert set(_creates(cluster_schema)) == one_node | {f"{name}_local" for name in SHARDED}
+
+
+def test_a_table_in_neither_list_is_refused():
+    with pytest.raises(NoClusterForm, match="SHARDED .* or ON_EVERY_NODE"):
+        LAYOUT.statements("CREATE TABLE IF NOT EXISTS tenant_quotas (tenant String) ENGINE = MergeTree ORDER BY tenant")
 
 
 def test_dedup_windows_cover_a_replay_on_every_table_that_deduplicates_tokens(cluster_schema):
@@ -95,8 +127,12 @@ def test_dedup_windows_cover_a_replay_on_every_table_that_deduplicates_tokens(cl
 
 def test_materialized_views_read_and_fill_the_local_tables_of_their_shard(cluster_schema):
     views = _creates(cluster_schema, "MATERIALIZED VIEW")
-    assert views, "the schema has materialized views"
+    one_node_views = {match.group(1) for _, _, sql in available_migrations() for statement in split_statements(sql)
+                      if (match := re.match(r"CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+)", statement))}
+    assert set(views) == one_node_views and len(views) >= 6
     for name, view in views.items():
+        # Every view of this schema reads spans: it runs on each shard, into that shard's rollup.
+        assert re.search(r" TO (\w+)_local\s+AS SELECT", view), (name, view[:120])
         target = re.search(r" TO (\w+)", view).group(1)
         sources = set(re.findall(r"FROM (\w+)", view))
         for source in sources:
@@ -106,6 +142,52 @@ def test_materialized_views_read_and_fill_the_local_tables_of_their_shard(cluste
                 assert target.endswith("_local"), (name, target)
                 # Qualified columns (llm_spans.cost) keep meaning what they did.
                 assert f"FROM {source} AS {table}" in view
+
+
+def test_alters_of_sharded_tables_reach_the_local_tables_and_columns_the_distributed_ones_too(cluster_schema):
+    alters = [s for s in cluster_schema if s.startswith("ALTER TABLE")]
+    assert len(alters) >= 15
+    for statement in alters:
+        table = re.match(rf"ALTER TABLE (\w+) ON CLUSTER {CLUSTER}", statement).group(1)
+        if table in SHARDED:
+            # Indexes, constraints and TTLs belong to the MergeTree tables, not the Distributed one.
+            actions = re.findall(r"\b(?:ADD|MODIFY|DROP|CLEAR|MATERIALIZE|REMOVE) (\w+)", statement)
+            assert actions and set(actions) == {"COLUMN"}, statement
+            assert statement.replace(f"ALTER TABLE {table} ", f"ALTER TABLE {table}_local ", 1) in alters
+    # Migration 020's indexes are built on each shard's table.
+    assert any(s.startswith(f"ALTER TABLE llm_spans_local ON CLUSTER {CLUSTER}")
+               and "ADD INDEX IF NOT EXISTS idx_sign" in s for s in alters)
+
+
+def test_backfills_go_through_the_distributed_tables_with_their_tokens(cluster_schema):
+    inserts = [s for s in cluster_schema if s.startswith("INSERT")]
+    assert len(inserts) == 2  # migrations 025 and 026
+    for statement in inserts:
+        table = re.match(r"INSERT INTO (\w+)", statement).group(1)
+        assert table in SHARDED and "insert_deduplication_token = 'migration-" in statement
+
+
+def test_corrections_and_retention_have_a_cluster_form_that_parses(formatted):
+    # A stored span marked as a duplicate: a mutation of the shards' tables (none on a Distributed one).
+    (mark,) = layout_statements(corrections_sql("mark_duplicate"), CLUSTER)
+    mark = formatted(mark)
+    assert mark.startswith(f"ALTER TABLE otel_traces_local ON CLUSTER {CLUSTER}") and "UPDATE SpanAttributes" in mark
+    # Cancel rows and repriced versions are inserts into llm_spans, read from it: unchanged.
+    for name in ("cancel_call", "cancel_versions", "insert_repriced_versions"):
+        (insert,) = layout_statements(corrections_sql(name), CLUSTER)
+        assert formatted(insert).startswith("INSERT INTO llm_spans")
+    for tables in RETENTION_TABLES.values():
+        for table, aged_by in tables:
+            sql = retention_sql("retention_modify_ttl").substitute(table=table, aged_by=aged_by, days=30)
+            (ttl,) = layout_statements(sql, CLUSTER)
+            local = f"{table}_local" if table in SHARDED else table
+            assert formatted(ttl).startswith(f"ALTER TABLE {local} ON CLUSTER {CLUSTER}"), ttl
+
+
+def test_the_cluster_session_settings_are_this_engine_s_settings(engine):
+    known = dict(engine.query("SELECT name, type FROM system.settings WHERE name IN {names:Array(String)}",
+                              parameters={"names": list(CLUSTER_SESSION_SETTINGS)}).result_rows)
+    assert set(known) == set(CLUSTER_SESSION_SETTINGS)
 
 
 def test_schema_sql_in_deploy_is_the_current_cluster_layout():
@@ -172,3 +254,9 @@ def test_dropping_a_sharded_table_drops_both_and_unknown_statements_are_refused(
         LAYOUT.statements("OPTIMIZE TABLE llm_spans FINAL")
     with pytest.raises(ValueError, match="cluster name"):
         ClusterLayout("a cluster; DROP")
+
+
+def test_every_sharding_key_is_an_expression_of_its_table_s_columns(clickhouse):
+    # The Distributed tables evaluate them on every insert; the one-node tables have the same columns.
+    for table, key in SHARDED.items():
+        clickhouse.query(f"SELECT {key} FROM {table} LIMIT 0")

@@ -1,5 +1,5 @@
 -- The alerts claimed for some budgets since {since}, with what became of their deliveries:
--- per channel and target, "sent" once any attempt succeeded, "failed" once the final
+-- per channel, "sent" once any attempt succeeded, "failed" once the final
 -- attempt failed, else "pending" (a retry is due). An alert key is claimed once; should
 -- the dedup window ever have let two claims in, the first one counts (as in BudgetStore).
 WITH
@@ -13,10 +13,10 @@ WITH
     ),
     channels AS
     (
-        SELECT alert_key, channel, target, max(ok) AS took_it, max(final AND NOT ok) AS gave_up
+        SELECT alert_key, channel, channel_id, target, max(ok) AS took_it, max(final AND NOT ok) AS gave_up
         FROM notification_deliveries
         WHERE alert_key IN (SELECT dedup_key FROM alerts)
-        GROUP BY alert_key, channel, target
+        GROUP BY alert_key, channel, channel_id, target
     ),
     outcomes AS
     (

@@ -6,6 +6,6 @@ SELECT
     sumIf(input_tokens, cost IS NOT NULL) AS priced_input_tokens,
     sumIf(output_tokens, cost IS NOT NULL) AS priced_output_tokens,
     ifNull(sum(cost), toDecimal128(0, 12)) AS paid
-FROM llm_spans
+FROM v_llm_calls
 WHERE cache_kind = ''
     AND timestamp >= {start:DateTime64(6, 'UTC')} AND timestamp < {end:DateTime64(6, 'UTC')} {conditions}

@@ -4,7 +4,7 @@
 WITH
     {start:DateTime64(6, 'UTC')} - toIntervalDay({baseline_days:UInt16}) AS baseline_start,
     (
-        SELECT count() FROM llm_spans
+        SELECT count() FROM v_llm_calls
         WHERE timestamp >= baseline_start AND timestamp < {start:DateTime64(6, 'UTC')}
     ) AS baseline_calls,
     window_calls AS

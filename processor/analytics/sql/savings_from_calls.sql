@@ -6,7 +6,7 @@ SELECT
     count() AS calls,
     countIf(saving.2 IS NULL) AS unvalued_calls,
     sum(ifNull(saving.2, toDecimal128(0, 12))) AS saved
-FROM llm_spans
+FROM v_llm_calls
 ARRAY JOIN [
     (saving_strategy, saved_cost),
     (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))

@@ -8,4 +8,5 @@ SELECT
 FROM v_savings
 WHERE hour >= {start:DateTime64(6, 'UTC')} AND hour < {end:DateTime64(6, 'UTC')} {conditions}
 GROUP BY key
+HAVING calls != 0 OR saved != 0  -- a key whose calls corrections cancelled
 ORDER BY saved DESC, key

@@ -10,11 +10,12 @@
 WITH
     toIntervalSecond({bucket_seconds:UInt32}) AS step,
     toDateTime(toStartOfInterval({start:DateTime64(6, 'UTC')}, step)) AS first_bucket,
+    first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32}) AS origin,
     series AS
     (
         SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(cost) AS spend, sum(requests) AS requests
         FROM v_cost_hourly
-        WHERE hour >= first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32})
+        WHERE hour >= origin
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
     ),
@@ -26,9 +27,13 @@ WITH
           AND spend >= {min_spend:Decimal(38, 12)}
           AND requests >= {min_requests:UInt32}
     ),
+    -- Each app/model's spend per bucket as one dense array from `origin` (0 where nothing was
+    -- spent), so that a bucket's history is a slice of it.
     histories AS
     (
-        SELECT app, model, mapFromArrays(groupArray(bucket), groupArray(spend)) AS spend_at
+        SELECT app, model,
+               groupArrayInsertAt(spend, toUInt32(intDiv(toUInt32(bucket) - toUInt32(origin), {bucket_seconds:UInt32})))
+                   AS spend_at
         FROM series
         WHERE (app, model) IN (SELECT app, model FROM candidates)
         GROUP BY app, model
@@ -41,8 +46,10 @@ WITH
             candidates.bucket AS bucket,
             candidates.spend AS observed,
             candidates.requests AS requests,
-            arrayMap(i -> histories.spend_at[candidates.bucket - toIntervalSecond(i * {bucket_seconds:UInt32})],
-                     range(1, {history_buckets:UInt32} + 1)) AS trailing,
+            -- The candidate sits at 0-based position p >= history_buckets: the buckets before it
+            -- are the 1-based elements p - history_buckets + 1 .. p.
+            intDiv(toUInt32(candidates.bucket) - toUInt32(origin), {bucket_seconds:UInt32}) AS position,
+            arraySlice(histories.spend_at, position - {history_buckets:UInt32} + 1, {history_buckets:UInt32}) AS trailing,
             arrayReduce('quantilesExact(0.25, 0.5, 0.75)', trailing) AS quartiles,
             arrayCount(spend -> spend > 0, trailing) AS active_buckets,
             toDecimal128(quartiles[3] + (quartiles[3] - quartiles[1]) * {fence_multiplier:Decimal(18, 6)}, 12) AS fence

@@ -15,7 +15,7 @@ SELECT
     sum(cache_read_tokens) AS sum_cache_read_tokens,
     sum(cache_write_tokens) AS sum_cache_write_tokens,
     sum(reasoning_tokens) AS sum_reasoning_tokens
-FROM llm_spans
+FROM v_llm_calls
 WHERE (request_model = {from_model:String} OR response_model = {from_model:String})
     AND cache_kind = ''
     AND timestamp >= {start:DateTime64(6, 'UTC')} AND timestamp < {end:DateTime64(6, 'UTC')} {conditions}

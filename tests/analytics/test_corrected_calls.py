@@ -1,0 +1,43 @@
+"""Breakdowns and savings count a call's current version only: once a correction cancels a
+stored call (a twin found later), it is gone from the pages' figures, whichever store
+answers (the hourly rollups or the per-call rows)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+from analytics_month import load, make_call, stream_of
+
+from llmledger.processor.analytics import cost_by, runner_for_client, savings_by
+from llmledger.processor.corrections.replacements import Replacement, apply_replacements
+
+AT = datetime(2025, 3, 10, 10, 15, tzinfo=timezone.utc)
+WHOLE_HOUR = (datetime(2025, 3, 10, 10, tzinfo=timezone.utc), datetime(2025, 3, 10, 11, tzinfo=timezone.utc))
+PART_OF_IT = (datetime(2025, 3, 10, 10, 1, tzinfo=timezone.utc), datetime(2025, 3, 10, 10, 59, tzinfo=timezone.utc))
+
+
+@pytest.fixture
+def corrected(clickhouse):
+    stream = stream_of("support-bot", "gpt-4o-mini")
+    kept = [make_call(n, stream, AT, input_tokens=1000, output_tokens=100) for n in (1, 2)]
+    # A response-cache hit seen again later under another app's name: its twin is kept.
+    twin = replace(make_call(3, stream, AT, input_tokens=1000, output_tokens=100, app="replayer"),
+                   cost=Decimal(0), cost_details={}, cache_kind="exact", saving_strategy="exact_cache",
+                   saved_cost=Decimal("0.000210"))
+    load(clickhouse, kept + [twin])
+    apply_replacements(clickhouse, [Replacement(twin.trace_id, twin.span_id, kept[0].trace_id, kept[0].span_id)])
+    return runner_for_client(clickhouse)
+
+
+@pytest.mark.parametrize("window", [WHOLE_HOUR, PART_OF_IT], ids=["rollup", "calls"])
+def test_a_cancelled_call_leaves_the_breakdown(corrected, window):
+    rows = cost_by(corrected, "app", *window)
+    # 2 calls x (1,000 input x $0.15 + 100 output x $0.60) / 1M = 2 x $0.00021
+    assert [(r.key, r.requests, r.cost) for r in rows] == [("support-bot", 2, Decimal("0.00042"))]
+
+
+@pytest.mark.parametrize("window", [WHOLE_HOUR, PART_OF_IT], ids=["rollup", "calls"])
+def test_a_cancelled_call_saves_nothing(corrected, window):
+    assert savings_by(corrected, "strategy", *window) == []
