@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from decimal import Decimal
 
 import anyio
 import anyio.to_thread
@@ -140,15 +141,28 @@ class CostMetrics:
         return children
 
     def observe(self, calls) -> None:
+        # Summed per series first: one counter update per series and request, not per call.
+        sums: dict[int, list] = {}
         for call in calls:
-            requests, cost, tokens = self._children(call)
-            requests.inc()
+            children = self._children(call)
+            total = sums.get(id(children))
+            if total is None:
+                total = sums[id(children)] = [children, 0, Decimal(0), 0, 0, 0, 0, 0]
+            total[1] += 1
             if call.cost is not None:
-                cost.inc(float(call.cost))
-            for counter, count in zip(tokens, (call.input_tokens, call.output_tokens, call.cache_read_tokens,
-                                               call.cache_write_tokens, call.reasoning_tokens)):
-                if count:
-                    counter.inc(count)
+                total[2] += call.cost
+            total[3] += call.input_tokens
+            total[4] += call.output_tokens
+            total[5] += call.cache_read_tokens
+            total[6] += call.cache_write_tokens
+            total[7] += call.reasoning_tokens
+        for (requests, cost, tokens), count, spent, *token_counts in sums.values():
+            requests.inc(count)
+            if spent:
+                cost.inc(float(spent))
+            for counter, tokens_of_type in zip(tokens, token_counts):
+                if tokens_of_type:
+                    counter.inc(tokens_of_type)
 
 
 class MetricsPage:
@@ -189,14 +203,16 @@ class SavingsMetrics:
                                 ["strategy"], registry=registry)
 
     def observe(self, calls) -> None:
+        saved: dict[tuple[str, bool], Decimal] = {}  # (strategy, above zero) -> sum, counted once a request
         for call in calls:
             if call.saving_strategy and call.saved_cost:
-                self._count(call.saving_strategy, call.saved_cost)
+                key = (call.saving_strategy, call.saved_cost > 0)
+                saved[key] = saved.get(key, 0) + call.saved_cost
             if call.prompt_cache_saved:
-                self._count("prompt_cache", call.prompt_cache_saved)
-
-    def _count(self, strategy: str, amount) -> None:
-        if amount > 0:
-            self.saved.labels(strategy).inc(float(amount))
-        else:
-            self.negative.labels(strategy).inc(float(-amount))
+                key = ("prompt_cache", call.prompt_cache_saved > 0)
+                saved[key] = saved.get(key, 0) + call.prompt_cache_saved
+        for (strategy, positive), amount in saved.items():
+            if positive:
+                self.saved.labels(strategy).inc(float(amount))
+            else:
+                self.negative.labels(strategy).inc(float(-amount))

@@ -46,6 +46,7 @@ DEFAULT_WAIT_NS = 600_000_000_000  # 10 minutes
 
 _USAGE_RANK = {"provider": 2, "estimated": 1}
 _NONE: dict = {}
+_BY_NEARNESS = ("tokens", "failed")  # keys whose calls are matched by `_nearest`, filed by instrumentation
 
 
 def completeness(call: LlmCall) -> tuple:
@@ -166,6 +167,10 @@ class TwinIndex:
         # Each key's entries by entry id, oldest first: a dict, so that forgetting one is O(1)
         # (some keys, a service's answers, hold most of the index).
         self._by_key: dict[tuple, dict[int, Seen]] = {}
+        # Calls matched by nearness (token counts, failures) are filed by their instrumentation
+        # too, and these say which instrumentations a key holds: a busy service's calls share
+        # token counts, mostly from one instrumentation, which never twins with itself.
+        self._scopes_by_key: dict[tuple, dict[str, int]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
@@ -246,15 +251,14 @@ class TwinIndex:
                     return seen
         if call.usage_reported and (call.input_tokens or call.output_tokens):
             twin = self._nearest(
-                self._by_key.get(("tokens", service, call.input_tokens, call.output_tokens), _NONE).values(), call,
+                ("tokens", service, call.input_tokens, call.output_tokens), call,
                 lambda seen: (_models_agree(family, seen.call.family)
                               and not (call.response_id and seen.call.response_id
                                        and call.response_id != seen.call.response_id)))
             if twin is not None:
                 return twin
         if _failed_without_usage(call):
-            twin = self._nearest(self._by_key.get(("failed", service), _NONE).values(), call,
-                                 lambda seen: _models_agree(family, seen.call.family))
+            twin = self._nearest(("failed", service), call, lambda seen: _models_agree(family, seen.call.family))
             if twin is not None:
                 return twin
         if _is_request_half(call):
@@ -263,21 +267,25 @@ class TwinIndex:
             return self._half_for(call, service, family)
         return None
 
-    def _nearest(self, candidates, call: SpanFacts, fits) -> Seen | None:
-        """The candidate nearest in time (within NEAR_NS) that `fits`, from another instrumentation
-        than `call`'s. Hot: a busy service's calls share token counts, mostly from one instrumentation."""
+    def _nearest(self, key: tuple, call: SpanFacts, fits) -> Seen | None:
+        """The call filed under `key` nearest in time (within NEAR_NS) that `fits`, from
+        another instrumentation than `call`'s; of equally near ones the latest filed."""
         best, best_gap = None, NEAR_NS
         scope = call.instrumentation
         start = call.timestamp_ns
         end = start + call.duration_ns
-        for seen in candidates:
-            if scope in seen.scopes:
+        for other_scope in self._scopes_by_key.get(key, _NONE):
+            if other_scope == scope:
                 continue
-            other = seen.call
-            other_start = other.timestamp_ns
-            gap = max(start, other_start) - min(end, other_start + other.duration_ns)  # < 0: they overlap
-            if gap <= best_gap and fits(seen):
-                best, best_gap = seen, gap
+            for seen in self._by_key[(*key, other_scope)].values():
+                if scope in seen.scopes:
+                    continue
+                other = seen.call
+                other_start = other.timestamp_ns
+                gap = max(start, other_start) - min(end, other_start + other.duration_ns)  # < 0: they overlap
+                if (gap < best_gap or (gap == best_gap and (best is None or seen.entry_id > best.entry_id))) \
+                        and fits(seen):
+                    best, best_gap = seen, gap
         return best
 
     def _answer_for(self, half: SpanFacts, service: str, family: str) -> Seen | None:
@@ -312,9 +320,9 @@ class TwinIndex:
         if call.response_id:
             keys.append(("id", service, call.response_id))
         if call.usage_reported and (call.input_tokens or call.output_tokens):
-            keys.append(("tokens", service, call.input_tokens, call.output_tokens))
+            keys.append(("tokens", service, call.input_tokens, call.output_tokens, call.instrumentation))
         if _failed_without_usage(call):
-            keys.append(("failed", service))
+            keys.append(("failed", service, call.instrumentation))
         if _is_request_half(call):
             keys.append(("halves", service, call.instrumentation))
         elif call.answered and call.status != "Error":
@@ -334,12 +342,21 @@ class TwinIndex:
         seen.keys = tuple(self._keys(seen.call))
         for key in seen.keys:
             self._by_key.setdefault(key, {})[seen.entry_id] = seen
+            if key[0] in _BY_NEARNESS:
+                scopes = self._scopes_by_key.setdefault(key[:-1], {})
+                scopes[key[-1]] = scopes.get(key[-1], 0) + 1
 
     def _unfile(self, seen: Seen) -> None:
         for key in seen.keys:
             filed = self._by_key.get(key)
             if filed is not None:
-                filed.pop(seen.entry_id, None)
+                if filed.pop(seen.entry_id, None) is not None and key[0] in _BY_NEARNESS:
+                    scopes = self._scopes_by_key[key[:-1]]
+                    scopes[key[-1]] -= 1
+                    if not scopes[key[-1]]:
+                        del scopes[key[-1]]
+                        if not scopes:
+                            del self._scopes_by_key[key[:-1]]
                 if not filed:
                     del self._by_key[key]
         seen.keys = ()
