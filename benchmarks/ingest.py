@@ -196,11 +196,11 @@ class Result:
     peak_mib: float
 
 
-def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str) -> Result:
+def run_once(transport: str, bodies: list[bytes], clients: int, log_mode: str, workers: int | None = None) -> Result:
     """Runs one measurement, prints it and returns it."""
     data_dir = Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
     config = data_dir / "bench.yaml"
-    config.write_text(LOG_MODES[log_mode])
+    config.write_text(LOG_MODES[log_mode] + (f"workers:\n  processes: {workers}\n" if workers is not None else ""))
     service = start_service(data_dir / "data", "--config", str(config))
     try:
         total = len(bodies) * SPANS_PER_BATCH
@@ -321,6 +321,7 @@ def main() -> None:
     parser.add_argument("--compare-log", action="store_true",
                         help="also run with the log in memory (wal.enabled: false), to see what the log costs")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each kind, alternating; medians printed")
+    parser.add_argument("--workers", type=int, help="worker processes (workers.processes; default: the service's)")
     parser.add_argument("--flood", action="store_true", help="measure memory under a flood instead")
     args = parser.parse_args()
     if args.flood:
@@ -335,7 +336,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the runs", flush=True)
     for _ in range(args.repeat):
         for transport, mode in results:
-            results[(transport, mode)].append(run_once(transport, bodies, args.clients, mode))
+            results[(transport, mode)].append(run_once(transport, bodies, args.clients, mode, args.workers))
     print(f"medians of {args.repeat} runs (load average {os.getloadavg()[0]:.1f} after the runs):")
     for (transport, mode), runs in results.items():
         def median(field):

@@ -52,7 +52,8 @@ class ExportReceiver:
         self._slots = slots or RequestSlots(1 << 30, wait_s=0)
 
     async def Export(self, requests, context: grpc.aio.ServicerContext):
-        """`requests` yields the one message of the call, as bytes, when it is read."""
+        """The call's one message is read (as bytes) only once a slot is taken; `requests` is
+        left alone: its generator would keep the last message alive after a refusal."""
         principal = None
         if self._authenticate is not None:
             metadata = context.invocation_metadata() or ()
@@ -65,12 +66,11 @@ class ExportReceiver:
         if not await self._slots.acquire():
             await _abort_unavailable(context, "too many requests at once; retry shortly", _OVERLOAD_RETRY_AFTER_S)
         try:
-            request = None
-            async for request in requests:
-                break  # a unary call: its one message
-            if request is None:
+            request = await context.read()  # a unary call: its one message, as bytes
+            if request is grpc.aio.EOF:
                 return self._signal.response_type()
             if not self._inflight.try_acquire(len(request)):
+                request = None  # not kept alive by the abort's traceback while the call winds down
                 await _abort_unavailable(context, "too many request bytes in flight; retry shortly",
                                          _OVERLOAD_RETRY_AFTER_S)
             try:
