@@ -17,7 +17,7 @@ from .pipeline import Principal, RowsHandoff, SubmitResult, append_durably
 from .telemetry import ProcessorMetrics
 from .wal import MemoryLog, WriteAheadLog
 
-Convert = Callable[..., Converted]  # (request, *, now_ns) -> Converted
+Convert = Callable[..., Converted]  # (request, *, now_ns, principal) -> Converted
 
 
 class SignalPipeline:
@@ -30,7 +30,7 @@ class SignalPipeline:
         self._handoff = handoff
 
     async def submit(self, request, principal: Principal | None = None) -> SubmitResult:
-        converted = self._convert(request, now_ns=time.time_ns())
+        converted = self._convert(request, now_ns=time.time_ns(), principal=principal)
         self._metrics.items_received.labels(self._signal).inc(converted.accepted + converted.rejected)
         if converted.rejected:
             self._metrics.items_rejected.labels(self._signal).inc(converted.rejected)
