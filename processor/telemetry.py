@@ -31,6 +31,10 @@ class ProcessorMetrics:
         self.items_rejected = Counter("llmledger_otlp_items_rejected",
                                       "Metric data points and log records rejected as invalid (partial success)",
                                       ["signal"], registry=r)
+        self.requests_duplicate = Counter("llmledger_otlp_requests_duplicate",
+                                          "Metrics and logs requests answered without storing them again: "
+                                          "the same request was accepted moments before (client retries)",
+                                          ["signal"], registry=r)
         self.rows_stored = Counter("llmledger_rows_stored", "Rows written to ClickHouse, by table", ["table"],
                                    registry=r)
         self.llm_calls_unpriced = Counter("llmledger_llm_calls_unpriced", "LLM calls with no price found",

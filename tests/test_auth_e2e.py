@@ -102,3 +102,37 @@ def test_the_budget_check_wants_a_key_too(secured):
     from llmledger.instrumentation.budget import BudgetGuard
 
     assert BudgetGuard(service.http_url, api_key=key, fail_open=False).check({"llmledger.app": "app-a"}) is None
+
+
+def test_a_bound_keys_metrics_and_logs_carry_its_binding(secured):
+    """As its spans do: whatever the resource or a record claims, rows say app-a / tenant-a."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+    from opentelemetry.sdk.metrics.export import MetricExportResult
+
+    from signal_traffic import logs_request, sdk_metrics
+
+    service, key, _ = secured
+    exporter = OTLPMetricExporter(endpoint=f"{service.http_url}/v1/metrics",
+                                  headers={"Authorization": f"Bearer {key}"})
+    assert exporter.export(sdk_metrics()) == MetricExportResult.SUCCESS
+
+    logs = ExportLogsServiceRequest.FromString(logs_request())
+    claim_b = KeyValue(key="llmledger.tenant", value=AnyValue(string_value="tenant-b"))
+    logs.resource_logs[0].resource.attributes.append(claim_b)
+    logs.resource_logs[0].scope_logs[0].log_records[0].attributes.append(claim_b)
+    assert _post(f"{service.http_url}/v1/logs", logs.SerializeToString(), key) == 200
+
+    assert service.wait_for("SELECT count() FROM otel_logs", 3) == 3
+    assert service.wait_for("SELECT count() FROM otel_metrics_sum", 2) == 2
+    for table in ("otel_metrics_sum", "otel_metrics_histogram", "otel_logs"):
+        stamped = service.query(f"SELECT DISTINCT ResourceAttributes['llmledger.app'] AS app, "
+                                f"ResourceAttributes['llmledger.tenant'] AS tenant FROM {table}")
+        assert stamped == [{"app": "app-a", "tenant": "tenant-a"}], table
+    record_claims = service.query("SELECT LogAttributes['llmledger.tenant'] AS tenant, Body FROM otel_logs "
+                                  "WHERE mapContains(LogAttributes, 'llmledger.tenant')")
+    assert [row["tenant"] for row in record_claims] == ["tenant-a"]
+    # Attributes that claim nothing stay as they came.
+    assert service.scalar("SELECT Attributes['team'] FROM otel_metrics_sum WHERE MetricName = 'llm.requests'") \
+        == "search"

@@ -126,6 +126,42 @@ def test_records_with_no_usable_time_are_a_partial_success_and_the_rest_is_store
     assert service.scalar("SELECT Body FROM otel_logs") == "kept"
 
 
+def test_a_retried_request_is_answered_again_and_stored_once(service):
+    """A client whose answer was lost sends the same request again, maybe over the other
+    transport, maybe while the first is still being logged: its points are stored once."""
+    import grpc
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2_grpc import MetricsServiceStub
+
+    body = _metrics_body(1, points=5)
+    answers = []
+    senders = [threading.Thread(target=lambda: answers.append(_post(service.http_url, "/v1/metrics", body)[0]))
+               for _ in range(3)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert answers == [200, 200, 200]
+    with grpc.insecure_channel(service.grpc_address) as channel:
+        MetricsServiceStub(channel).Export(ExportMetricsServiceRequest.FromString(body), timeout=10)
+    assert _post(service.http_url, "/v1/metrics", _metrics_body(2, points=5))[0] == 200  # new content
+
+    assert service.wait_for("SELECT count() FROM otel_metrics_gauge", 10) == 10
+    time.sleep(1)  # nothing more comes
+    assert service.scalar("SELECT count() FROM otel_metrics_gauge") == 10
+    assert sorted(row["Value"] for row in service.query("SELECT Value FROM otel_metrics_gauge")) == [
+        5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0]
+    metrics = _get_metrics(service.http_url)
+    assert 'llmledger_otlp_requests_duplicate_total{signal="metrics"} 3.0' in metrics
+
+
+def _get_metrics(url: str) -> str:
+    connection = http.client.HTTPConnection(url.split("//", 1)[1], timeout=30)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    return text
+
+
 # --- kill -9 ---------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ told apart. Their TraceId and SpanId are those of the LLM call's span.
 from __future__ import annotations
 
 from .conventions import SERVICE_NAME_KEY
-from .signal_rows import Converted, ids_problem, time_problem
+from .signal_rows import Converted, ids_problem, stamp_binding, time_problem
 from .trace_rows import id_hex
 from .values import any_value_text, attributes_text
 
@@ -21,11 +21,12 @@ OTEL_LOGS_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def log_rows(request, *, now_ns: int) -> Converted:
-    """Convert an `ExportLogsServiceRequest`."""
+def log_rows(request, *, now_ns: int, principal=None) -> Converted:
+    """Convert an `ExportLogsServiceRequest` (sent by `principal`, when auth is on)."""
     result = Converted()
     for r, resource_logs in enumerate(request.resource_logs):
-        resource_attributes = attributes_text(resource_logs.resource.attributes)
+        resource_attributes = stamp_binding(attributes_text(resource_logs.resource.attributes), principal,
+                                            resource=True)
         service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
         for s, scope_logs in enumerate(resource_logs.scope_logs):
             scope = scope_logs.scope
@@ -41,6 +42,7 @@ def log_rows(request, *, now_ns: int) -> Converted:
                     record.severity_text, record.severity_number & 0xFF, service_name,
                     any_value_text(record.body) if record.HasField("body") else "",
                     resource_logs.schema_url, resource_attributes, scope_logs.schema_url, scope.name, scope.version,
-                    scope_attributes, attributes_text(record.attributes), record.event_name,
+                    scope_attributes, stamp_binding(attributes_text(record.attributes), principal, resource=False),
+                    record.event_name,
                 ])  # fmt: skip
     return result

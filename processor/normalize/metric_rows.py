@@ -11,7 +11,7 @@ A histogram whose bucket counts do not fit its bounds is rejected: no query coul
 from __future__ import annotations
 
 from .conventions import SERVICE_NAME_KEY
-from .signal_rows import Converted, time_problem
+from .signal_rows import Converted, stamp_binding, time_problem
 from .values import attributes_text
 
 _COMMON = (
@@ -39,11 +39,12 @@ METRIC_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 _NS = 1_000_000_000
 
 
-def metric_rows(request, *, now_ns: int) -> Converted:
-    """Convert an `ExportMetricsServiceRequest`."""
+def metric_rows(request, *, now_ns: int, principal=None) -> Converted:
+    """Convert an `ExportMetricsServiceRequest` (sent by `principal`, when auth is on)."""
     result = Converted()
     for resource_metrics in request.resource_metrics:
-        resource_attributes = attributes_text(resource_metrics.resource.attributes)
+        resource_attributes = stamp_binding(attributes_text(resource_metrics.resource.attributes), principal,
+                                            resource=True)
         service_name = resource_attributes.get(SERVICE_NAME_KEY, "")
         for scope_metrics in resource_metrics.scope_metrics:
             scope = scope_metrics.scope
@@ -63,7 +64,8 @@ def metric_rows(request, *, now_ns: int) -> Converted:
                     row = [
                         resource_attributes, resource_metrics.schema_url, scope.name, scope.version,
                         scope_attributes, scope.dropped_attributes_count, scope_metrics.schema_url, service_name,
-                        metric.name, metric.description, metric.unit, attributes_text(point.attributes),
+                        metric.name, metric.description, metric.unit,
+                        stamp_binding(attributes_text(point.attributes), principal, resource=False),
                         point.start_time_unix_nano // _NS, point.time_unix_nano // _NS,
                     ]  # fmt: skip
                     row += _VALUES[kind](point, data)

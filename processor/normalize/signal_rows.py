@@ -6,14 +6,36 @@ nothing is priced. A record is rejected only when storing it would mislead: a ti
 tables' partitions and TTLs would treat wrongly (missing, before 2000, more than a day
 ahead: see `validation`), or trace/span ids of the wrong size, which could never be
 joined to their span.
+
+A key bound to an app or tenant (auth on) decides the attribution of what it sends, as
+for spans: its binding is stamped on the resource attributes (`llmledger.app`,
+`llmledger.tenant`), and on a record's own attributes where they claim either.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .conventions import APP_KEY, SERVICE_NAME_KEY, TENANT_KEY
 from .validation import EARLIEST_START_NS, MAX_AHEAD_NS
 
 MAX_ERRORS = 10  # enough reasons for a partial_success message; the count says the rest
+
+
+def stamp_binding(attributes: dict[str, str], principal, *, resource: bool) -> dict[str, str]:
+    """`attributes` with the app and tenant a bound key's records count under (see
+    `pipeline.Principal.pin`); a record's attributes only where they name either."""
+    if principal is None or not principal.bound:
+        return attributes
+    if not resource and APP_KEY not in attributes and TENANT_KEY not in attributes:
+        return attributes
+    app, tenant = principal.pin(attributes.get(APP_KEY) or attributes.get(SERVICE_NAME_KEY, ""),
+                                attributes.get(TENANT_KEY, ""))
+    stamped = {**attributes, APP_KEY: app}
+    if tenant:
+        stamped[TENANT_KEY] = tenant
+    else:
+        stamped.pop(TENANT_KEY, None)  # a key bound to an app alone: its records claim no tenant
+    return stamped
 
 
 @dataclass(slots=True)

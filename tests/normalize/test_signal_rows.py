@@ -143,3 +143,19 @@ def test_rows_of_every_metric_kind_and_of_logs_go_into_their_tables(clickhouse):
     for table, rows in tables.items():
         assert clickhouse.query(f"SELECT count() FROM {table}").result_rows == [(len(rows),)], table
     assert len(tables) == 6
+
+
+def test_a_key_bound_to_an_app_alone_stamps_its_app_and_drops_a_claimed_tenant():
+    from llmledger.processor.pipeline import Principal
+
+    request, scope = _metrics()
+    request.resource_metrics[0].resource.attributes.append(
+        KeyValue(key="llmledger.tenant", value=AnyValue(string_value="someone-else")))
+    metric = scope.metrics.add(name="llm.requests")
+    metric.sum.aggregation_temporality, metric.sum.is_monotonic = 2, True
+    metric.sum.data_points.add(time_unix_nano=NOW, as_int=1)
+
+    bound = _row(metric_rows(request, now_ns=NOW, principal=Principal("k1", app="billing")), "otel_metrics_sum")
+    assert bound["ResourceAttributes"] == {"service.name": "bot", "llmledger.app": "billing"}
+    unbound = _row(metric_rows(request, now_ns=NOW, principal=Principal("k2")), "otel_metrics_sum")
+    assert unbound["ResourceAttributes"] == {"service.name": "bot", "llmledger.tenant": "someone-else"}
