@@ -126,6 +126,7 @@ def test_a_bound_keys_metrics_and_logs_carry_its_binding(secured):
 
     assert service.wait_for("SELECT count() FROM otel_logs", 3) == 3
     assert service.wait_for("SELECT count() FROM otel_metrics_sum", 2) == 2
+    assert service.wait_for("SELECT count() FROM otel_metrics_histogram", 2) == 2  # one insert, but parts show apart
     for table in ("otel_metrics_sum", "otel_metrics_histogram", "otel_logs"):
         stamped = service.query(f"SELECT DISTINCT ResourceAttributes['llmledger.app'] AS app, "
                                 f"ResourceAttributes['llmledger.tenant'] AS tenant FROM {table}")
