@@ -33,17 +33,19 @@ def total_spend(run: Runner, start: datetime | date, end: datetime | date, filte
     where one can answer (see sources.source_for)."""
     start, end = checked_range(start, end)
     filtered_by, conditions, parameters = filter_conditions(filters)
-    parameters.update(range_parameters(start, end))
-    sql = grouped_query(source_for(filtered_by, start, end), keys=[], conditions=conditions)
+    source = source_for(filtered_by, start, end)
+    parameters.update(range_parameters(start, end), **source.parameters)
+    sql = grouped_query(source, keys=[], conditions=conditions)
     return Spend(**spend_fields(fetch(run, sql, parameters)[0]))
 
 
 def top_with_share(run: Runner, dimension: str, start: datetime | date, end: datetime | date,
-                   limit: int = 5, filters: dict | None = None) -> TopSpenders:
+                   limit: int = 5, filters: dict | None = None, total: Spend | None = None) -> TopSpenders:
     """The `limit` biggest values of `dimension`, each with its share of the total cost,
-    and what the others spent together."""
+    and what the others spent together. `total`: the range's total_spend (or summary),
+    when the caller has it already."""
     _check_limit(limit)
-    total = total_spend(run, start, end, filters)
+    total = total_spend(run, start, end, filters) if total is None else _as_spend(total)
     return with_share(_breakdown(run, dimension, start, end, filters, limit=limit), total, limit,
                       parse_dimension(dimension).name)
 
@@ -73,9 +75,9 @@ def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: d
     filtered_by, conditions, parameters = filter_conditions(filters)
     row_key, row_parameters = by_row.expression("row_tag")
     column_key, column_parameters = by_column.expression("column_tag")
-    parameters.update(row_parameters, **column_parameters, **range_parameters(start, end))
-    sql = grouped_query(source_for([by_row, by_column, *filtered_by], start, end),
-                        keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
+    source = source_for([by_row, by_column, *filtered_by], start, end)
+    parameters.update(row_parameters, **column_parameters, **range_parameters(start, end), **source.parameters)
+    sql = grouped_query(source, keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
                         order_by=f"{BY_COST}, row_key, column_key")
     cells = tuple(MatrixCell(row=row["row_key"], column=row["column_key"], **spend_fields(row))
                   for row in fetch(run, sql, parameters))
@@ -104,9 +106,10 @@ def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> lis
     by = parse_dimension(dimension)
     filtered_by, conditions, parameters = filter_conditions(filters)
     key, key_parameters = by.expression("dimension_tag")
-    sql = grouped_query(source_for([by, *filtered_by], start, end), keys=[(key, "key")],
-                        conditions=conditions, order_by=f"{BY_COST}, key", limited=limit is not None)
-    parameters.update(key_parameters, **range_parameters(start, end))
+    source = source_for([by, *filtered_by], start, end)
+    sql = grouped_query(source, keys=[(key, "key")], conditions=conditions, order_by=f"{BY_COST}, key",
+                        limited=limit is not None)
+    parameters.update(key_parameters, **range_parameters(start, end), **source.parameters)
     if limit is not None:
         parameters["limit"] = limit
     return [CostRow(dimension=by.name, key=row["key"], **spend_fields(row)) for row in fetch(run, sql, parameters)]
@@ -129,6 +132,10 @@ def _totals(dimension: str, cells: tuple[MatrixCell, ...], side: str) -> tuple[C
 
 def _spend_of(record) -> dict:
     return {item.name: getattr(record, item.name) for item in fields(Spend)}
+
+
+def _as_spend(record) -> Spend:
+    return record if type(record) is Spend else Spend(**_spend_of(record))
 
 
 def _check_limit(limit) -> None:

@@ -94,7 +94,9 @@ def _costs(run: Runner, dimension: str, start, end, filters) -> dict[str, Decima
     parameters.update(range_parameters(start, end))
     keys = [] if dimension == "strategy" else [(COLUMNS[dimension], "key")]
     dimensions = used + ([] if dimension == "strategy" else [parse_dimension(dimension)])
-    sql = grouped_query(source_for(dimensions, start, end), keys=keys, conditions=conditions)
+    source = source_for(dimensions, start, end)
+    parameters.update(source.parameters)
+    sql = grouped_query(source, keys=keys, conditions=conditions)
     return {row.get("key", ""): as_decimal(row["cost"]) for row in fetch(run, sql, parameters)}
 
 

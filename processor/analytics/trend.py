@@ -55,7 +55,7 @@ def _points(run, granularity, start, end, dimension, filters, tz, keep: list[str
         order_by = f"bucket, {BY_COST}, key"
     if granularity != "hour":
         parameters["tz"] = tz
-    parameters.update(range_parameters(start, end))
+    parameters.update(range_parameters(start, end), **source.parameters)
     sql = grouped_query(source, keys=keys, conditions=conditions, order_by=order_by)
 
     def bucket(value):

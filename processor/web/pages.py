@@ -59,7 +59,7 @@ def overview(page: PageContext) -> Page:
         if dimension == "user" and not _user_rollup_fits(view):
             continue  # a breakdown by user over partial days would read every call of the range
         tops[dimension] = analytics.top_with_share(run, dimension, view.start, view.end, limit=5,
-                                                   filters=view.filters)
+                                                   filters=view.filters, total=totals)
     unpriced = analytics.unpriced_models(run, view.start, view.end, filters=_rollup_filters(view))
     savings = analytics.savings_by(run, "strategy", view.start, view.end, filters=view.filters)
     return Page("overview.html", {

@@ -13,8 +13,12 @@ WITH
     first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32}) AS origin,
     series AS
     (
-        SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(cost) AS spend, sum(requests) AS requests
-        FROM v_cost_hourly
+        -- Summed straight off the rollup's table (its view would group by every key first);
+        -- spend is NULL where none of the calls is priced, as in the view.
+        SELECT app, model, toStartOfInterval(hour, step) AS bucket,
+               if(sum(llm_cost_hourly.priced_requests) > 0, sum(llm_cost_hourly.cost), NULL) AS spend,
+               sum(llm_cost_hourly.requests) AS requests
+        FROM llm_cost_hourly
         WHERE hour >= origin
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
