@@ -14,6 +14,7 @@ from llmledger.processor.analytics import cost_by, runner_for_client, savings_by
 from llmledger.processor.corrections.replacements import Replacement, apply_replacements
 
 AT = datetime(2025, 3, 10, 10, 15, tzinfo=timezone.utc)
+WHOLE_DAY = (datetime(2025, 3, 10, tzinfo=timezone.utc), datetime(2025, 3, 11, tzinfo=timezone.utc))
 WHOLE_HOUR = (datetime(2025, 3, 10, 10, tzinfo=timezone.utc), datetime(2025, 3, 10, 11, tzinfo=timezone.utc))
 PART_OF_IT = (datetime(2025, 3, 10, 10, 1, tzinfo=timezone.utc), datetime(2025, 3, 10, 10, 59, tzinfo=timezone.utc))
 
@@ -21,9 +22,11 @@ PART_OF_IT = (datetime(2025, 3, 10, 10, 1, tzinfo=timezone.utc), datetime(2025, 
 @pytest.fixture
 def corrected(clickhouse):
     stream = stream_of("support-bot", "gpt-4o-mini")
-    kept = [make_call(n, stream, AT, input_tokens=1000, output_tokens=100) for n in (1, 2)]
+    kept = [make_call(n, stream, AT, input_tokens=1000, output_tokens=100, user="ann", tags={"tier": "gold"})
+            for n in (1, 2)]
     # A response-cache hit seen again later under another app's name: its twin is kept.
-    twin = replace(make_call(3, stream, AT, input_tokens=1000, output_tokens=100, app="replayer"),
+    twin = replace(make_call(3, stream, AT, input_tokens=1000, output_tokens=100, app="replayer", user="bob",
+                             tags={"tier": "gold"}),
                    cost=Decimal(0), cost_details={}, cache_kind="exact", saving_strategy="exact_cache",
                    saved_cost=Decimal("0.000210"))
     load(clickhouse, kept + [twin])
@@ -36,6 +39,13 @@ def test_a_cancelled_call_leaves_the_breakdown(corrected, window):
     rows = cost_by(corrected, "app", *window)
     # 2 calls x (1,000 input x $0.15 + 100 output x $0.60) / 1M = 2 x $0.00021
     assert [(r.key, r.requests, r.cost) for r in rows] == [("support-bot", 2, Decimal("0.00042"))]
+
+
+@pytest.mark.parametrize("dimension, key", [("app", "support-bot"), ("user", "ann"), ("tag:tier", "gold")])
+def test_a_cancelled_call_leaves_the_daily_rollups(corrected, dimension, key):
+    # The daily rollups (by the seven dimensions, by user, by tag) net the cancel row out too.
+    rows = cost_by(corrected, dimension, *WHOLE_DAY)
+    assert [(r.key, r.requests, r.cost) for r in rows] == [(key, 2, Decimal("0.00042"))]
 
 
 @pytest.mark.parametrize("window", [WHOLE_HOUR, PART_OF_IT], ids=["rollup", "calls"])
