@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from analytics_month import load, make_call, stream_of
 
-from llmledger.processor.analytics import cost_by, runner_for_client, savings_by
+from llmledger.processor.analytics import cost_by, most_expensive_calls, runner_for_client, savings_by
 from llmledger.processor.corrections.replacements import Replacement, apply_replacements
 
 AT = datetime(2025, 3, 10, 10, 15, tzinfo=timezone.utc)
@@ -51,3 +51,20 @@ def test_a_cancelled_call_leaves_the_daily_rollups(corrected, dimension, key):
 @pytest.mark.parametrize("window", [WHOLE_HOUR, PART_OF_IT], ids=["rollup", "calls"])
 def test_a_cancelled_call_saves_nothing(corrected, window):
     assert savings_by(corrected, "strategy", *window) == []
+
+
+def test_a_cancelled_call_is_not_among_the_most_expensive(clickhouse):
+    stream = stream_of("support-bot", "gpt-4o-mini")
+    # Costs: call 1 1,000 in x $0.15 + 100 out x $0.60 per 1M = $0.00021; call 2 at 10x the
+    # tokens $0.0021; call 3, the dearest ($0.021, 100x), is a twin of call 1 and cancelled.
+    calls = [make_call(n, stream, AT, input_tokens=1000 * scale, output_tokens=100 * scale)
+             for n, scale in ((1, 1), (2, 10), (3, 100))]
+    load(clickhouse, calls)
+    apply_replacements(clickhouse, [Replacement(calls[2].trace_id, calls[2].span_id, calls[0].trace_id,
+                                                calls[0].span_id)])
+    run = runner_for_client(clickhouse)
+    # The top-N looks at one row more than asked for per cancel row, so the limit still holds.
+    assert [(c.span_id, c.cost) for c in most_expensive_calls(run, *WHOLE_DAY, limit=1)] == [
+        (calls[1].span_id, Decimal("0.0021"))]
+    assert [c.cost for c in most_expensive_calls(run, *WHOLE_DAY, limit=5)] == [Decimal("0.0021"),
+                                                                                 Decimal("0.00021")]
