@@ -40,19 +40,20 @@ def total_spend(run: Runner, start: datetime | date, end: datetime | date, filte
 
 
 def top_with_share(run: Runner, dimension: str, start: datetime | date, end: datetime | date,
-                   limit: int = 5, filters: dict | None = None, total: Spend | None = None) -> TopSpenders:
+                   limit: int = 5, filters: dict | None = None) -> TopSpenders:
     """The `limit` biggest values of `dimension`, each with its share of the total cost,
-    and what the others spent together. `total`: the range's total_spend (or summary),
-    when the caller has it already."""
+    and what the others spent together."""
     _check_limit(limit)
-    total = total_spend(run, start, end, filters) if total is None else _as_spend(total)
+    total = total_spend(run, start, end, filters)
     return with_share(_breakdown(run, dimension, start, end, filters, limit=limit), total, limit,
                       parse_dimension(dimension).name)
 
 
 def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) -> TopSpenders:
     """The first `limit` of breakdown rows (most expensive first) with their share of `total`,
-    and what the rest of `total` spent: for a caller that has the rows already."""
+    and what the rest of `total` spent: for a caller that has the rows (and the total, a
+    Spend or a CostSummary) already."""
+    total = total if type(total) is Spend else Spend(**_spend_of(total))
     top = rows[:limit]
     shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
                             share=None if not total.cost or row.cost is None else row.cost / total.cost)
@@ -132,10 +133,6 @@ def _totals(dimension: str, cells: tuple[MatrixCell, ...], side: str) -> tuple[C
 
 def _spend_of(record) -> dict:
     return {item.name: getattr(record, item.name) for item in fields(Spend)}
-
-
-def _as_spend(record) -> Spend:
-    return record if type(record) is Spend else Spend(**_spend_of(record))
 
 
 def _check_limit(limit) -> None:

@@ -25,6 +25,7 @@ STACK_DIMENSIONS = ("model", "app", "provider", "team", "feature", "environment"
 BREAKDOWN_DIMENSIONS = FILTERS  # and tag:<name>
 SORTABLE = ("key", "cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
             "cache_read_tokens", "total_tokens")
+STACKED = 6  # values of the overview's trend stacked apart from "(other)"
 MATRIX_COLUMNS = 8  # columns of a two-dimension table beyond which values are summed as "(other)"
 
 
@@ -52,14 +53,17 @@ def overview(page: PageContext) -> Page:
     stack_by = _dimension_param(view, "stack", "model", allowed=STACK_DIMENSIONS)
     periods = analytics.period_spend(run, view.now, tz=view.tz, filters=view.filters)
     totals = analytics.summary(run, view.start, view.end, filters=view.filters)
-    trend = analytics.stacked_trend(run, view.granularity, view.start, view.end, dimension=stack_by,
-                                    filters=view.filters, tz=view.tz, top=6)
-    tops = {}
+    tops, biggest = {}, {}
     for dimension in TOP_DIMENSIONS:
         if dimension == "user" and not _user_rollup_fits(view):
             continue  # a breakdown by user over partial days would read every call of the range
-        tops[dimension] = analytics.top_with_share(run, dimension, view.start, view.end, limit=5,
-                                                   filters=view.filters, total=totals)
+        # One more than shown: the trend stacks the top STACKED of its dimension.
+        biggest[dimension] = analytics.top_spenders(run, dimension, view.start, view.end, limit=STACKED,
+                                                    filters=view.filters)
+        tops[dimension] = analytics.with_share(biggest[dimension], totals, 5, dimension)
+    trend = analytics.stacked_trend(run, view.granularity, view.start, view.end, dimension=stack_by,
+                                    filters=view.filters, tz=view.tz, top=STACKED,
+                                    breakdown=biggest.get(stack_by))
     unpriced = analytics.unpriced_models(run, view.start, view.end, filters=_rollup_filters(view))
     savings = analytics.savings_by(run, "strategy", view.start, view.end, filters=view.filters)
     return Page("overview.html", {
@@ -89,12 +93,12 @@ def breakdown(page: PageContext) -> Page:
     sort, descending = _sort(view)
     rows = analytics.cost_by(page.run, by, view.start, view.end, filters=view.filters)
     total = add_costs(r.cost for r in rows)
-    rows.sort(key=lambda r: _sort_key(r, sort), reverse=descending)
+    trend = analytics.stacked_trend(page.run, view.granularity, view.start, view.end, dimension=by,
+                                    filters=view.filters, tz=view.tz, top=8, breakdown=rows)
+    rows = sorted(rows, key=lambda r: _sort_key(r, sort), reverse=descending)
     matrix = None
     if split:
         matrix = _matrix(analytics.cost_matrix(page.run, by, split, view.start, view.end, filters=view.filters))
-    trend = analytics.stacked_trend(page.run, view.granularity, view.start, view.end, dimension=by,
-                                    filters=view.filters, tz=view.tz, top=8)
     return Page("breakdown.html", {
         "by": by, "by_param": filter_parameter(by), "split": split, "rows": rows, "total": total, "sort": sort, "descending": descending,
         "matrix": matrix, "trend_chart": _trend_chart(trend, view), "dimensions": BREAKDOWN_DIMENSIONS,
