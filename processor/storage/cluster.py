@@ -56,6 +56,7 @@ SHARDED: dict[str, str] = {
     "llm_cost_daily": "cityHash64(day, app)",
     "llm_user_cost_daily": "cityHash64(day, user_id)",
     "llm_tag_cost_daily": "cityHash64(day, tag_name, tag_value)",
+    "llm_savings_daily": "cityHash64(day, app)",
 }
 LOCAL_SUFFIX = "_local"
 

@@ -6,7 +6,8 @@
 --     without other filters); 026's llm_cost_daily_users answers when other filters apply;
 --   llm_tag_cost_daily: spend per UTC day, tag name and value (one row per call and tag it
 --     carries) and the seven dimensions; calls without the tag are what llm_cost_daily has
---     beyond it (see analytics/sql/rollup_tag_days.sql).
+--     beyond it (see analytics/sql/rollup_tag_days.sql);
+--   llm_savings_daily: migration 015's savings by strategy per UTC day.
 -- Every measure is weighted by the row's sign (migration 020), so corrections net out.
 CREATE TABLE IF NOT EXISTS llm_cost_daily
 (
@@ -159,6 +160,44 @@ FROM llm_spans
 ARRAY JOIN mapKeys(tags) AS tag_name, mapValues(tags) AS tag_value
 GROUP BY day, tag_name, tag_value, app, environment, provider, model, team, feature, tenant;
 
+CREATE TABLE IF NOT EXISTS llm_savings_daily
+(
+    day Date,
+    strategy LowCardinality(String),
+    app LowCardinality(String),
+    environment LowCardinality(String),
+    provider LowCardinality(String),
+    model LowCardinality(String),
+    requested_model LowCardinality(String),
+    team LowCardinality(String),
+    feature LowCardinality(String),
+    tenant LowCardinality(String),
+    calls Int64,
+    unvalued_calls Int64,
+    saved Decimal(38, 12)
+)
+ENGINE = SummingMergeTree
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, strategy, app, environment, provider, model, requested_model, team, feature, tenant)
+SETTINGS non_replicated_deduplication_window = 10000;
+
+-- The strategies as in migration 024: the call's own, and the provider's prompt caching.
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_savings_daily_mv TO llm_savings_daily AS
+SELECT
+    toDate(timestamp, 'UTC') AS day,
+    saving.1 AS strategy,
+    app, environment, provider, model, requested_model, team, feature, tenant,
+    sum(sign) AS calls,
+    sumIf(sign, saving.2 IS NULL) AS unvalued_calls,
+    sum(ifNull(saving.2, toDecimal128(0, 12)) * sign) AS saved
+FROM llm_spans
+ARRAY JOIN [
+    (saving_strategy, saved_cost),
+    (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
+] AS saving
+WHERE saving.1 != ''
+GROUP BY day, strategy, app, environment, provider, model, requested_model, team, feature, tenant;
+
 -- The calls stored before this migration (see migration 025 for the tokens).
 INSERT INTO llm_cost_daily
 SELECT
@@ -194,3 +233,18 @@ FROM v_llm_calls
 ARRAY JOIN mapKeys(tags) AS tag_name, mapValues(tags) AS tag_value
 GROUP BY day, tag_name, tag_value, app, environment, provider, model, team, feature, tenant
 SETTINGS insert_deduplication_token = 'migration-028-backfill-tags';
+
+INSERT INTO llm_savings_daily
+SELECT
+    toDate(timestamp, 'UTC') AS day,
+    saving.1 AS strategy,
+    app, environment, provider, model, requested_model, team, feature, tenant,
+    count(), countIf(saving.2 IS NULL), sum(ifNull(saving.2, toDecimal128(0, 12)))
+FROM v_llm_calls
+ARRAY JOIN [
+    (saving_strategy, saved_cost),
+    (if(cache_kind = '' AND cache_read_tokens + cache_write_tokens > 0, 'prompt_cache', ''), CAST(prompt_cache_saved, 'Nullable(Decimal(38, 12))'))
+] AS saving
+WHERE saving.1 != ''
+GROUP BY day, strategy, app, environment, provider, model, requested_model, team, feature, tenant
+SETTINGS insert_deduplication_token = 'migration-028-backfill-savings';
