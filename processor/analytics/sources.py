@@ -133,15 +133,16 @@ def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
 
 
 def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: list[str], order_by: str = "",
-                  extra_measures: str = "", limited: bool = False) -> str:
+                  extra_measures: str = "", limited: bool = False, array_join: str = "", limit_by: str = "") -> str:
     """SELECT the keys and the measures over [{start}, {end}), grouped by the keys.
-    `keys` are (SQL expression, alias) pairs built from whitelisted parts only."""
+    `keys` are (SQL expression, alias) pairs built from whitelisted parts only; `array_join`
+    an ARRAY JOIN clause for them; with `limit_by`, at most {limit} rows per value of it."""
     time = source.time_column
     where = [f"{time} >= {{start:{PARAMETER_TYPE}}}", f"{time} < {{end:{PARAMETER_TYPE}}}", *conditions]
     select = [f"{expression} AS {alias}" for expression, alias in keys] + [source.measures]
     if extra_measures:
         select.append(extra_measures)
-    sql = f"SELECT {', '.join(select)}\nFROM {source.view}\nWHERE {' AND '.join(where)}"
+    sql = f"SELECT {', '.join(select)}\nFROM {source.view}{array_join}\nWHERE {' AND '.join(where)}"
     if keys:
         sql += f"\nGROUP BY {', '.join(alias for _, alias in keys)}"
         # A group whose calls corrections cancelled is gone, as its calls are (a rollup keeps its zeros).
@@ -149,7 +150,7 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     if order_by:
         sql += f"\nORDER BY {order_by}"
     if limited:
-        sql += "\nLIMIT {limit:UInt32}"
+        sql += "\nLIMIT {limit:UInt32}" + (f" BY {limit_by}" if limit_by else "")
     return sql
 
 
