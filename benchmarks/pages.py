@@ -6,10 +6,12 @@ Fills a temporary embedded store with N LLM calls spread over the 30 days up to 
 (inserted with SQL straight into llm_spans, so the materialized views build the rollups as
 they would from the service; plus their spans in otel_traces), sets three budgets, and
 renders every page through the pages' own ASGI app in this process (no network). Prints,
-per page, the median and the slowest of the runs after one warm-up. The pages read
-rollups, so their times grow with the number of distinct app/model/team/... combinations
-per hour, not with the number of calls; the exceptions are single calls (the most
-expensive ones, a trace) and anomaly detection, which read the calls of their range.
+per page, the median and the slowest of the runs after one warm-up, and how many queries
+one render ran and how long they took together (the rest is Python: the analytics API and
+the template). The pages read rollups (daily ones for whole UTC days), so their times grow
+with the number of distinct app/model/team/... combinations per day, not with the number
+of calls; the exceptions are single calls (the most expensive ones: a top-N over two
+columns of the range's calls; a trace) and per-request outliers, which read the calls.
 """
 from __future__ import annotations
 
@@ -126,14 +128,26 @@ def main() -> None:
     now = datetime.now(timezone.utc)
     began = time.perf_counter()
     _fill(client, args.calls, args.users, now)
-    client.command("OPTIMIZE TABLE llm_cost_hourly FINAL")  # as merges leave it after a while
+    rollups = ("llm_cost_hourly", "llm_cost_daily", "llm_user_cost_daily", "llm_tag_cost_daily")
+    for table in rollups:
+        client.command(f"OPTIMIZE TABLE {table} FINAL")  # as merges leave them after a while
     rows = client.query("SELECT count() FROM llm_spans").result_rows[0][0]
-    hourly = client.query("SELECT count() FROM llm_cost_hourly").result_rows[0][0]
-    print(f"{rows:,} LLM calls over 30 days inserted in {time.perf_counter() - began:.0f} s "
-          f"({hourly:,} rows in the hourly rollup)")
+    sizes = ", ".join(f"{client.query(f'SELECT count() FROM {table}').result_rows[0][0]:,} in {table}"
+                      for table in rollups)
+    print(f"{rows:,} LLM calls over 30 days inserted in {time.perf_counter() - began:.0f} s (rollup rows: {sizes})")
 
     budgets = _budgets(client)
-    app = Starlette(routes=web_routes(runner_factory=lambda: runner_for_client(client), authenticate=None,
+    queries: list[float] = []  # the time of each query of the last render
+    store = runner_for_client(client)
+
+    def timed_run(sql, parameters=None):
+        began = time.perf_counter()
+        try:
+            return store(sql, parameters)
+        finally:
+            queries.append((time.perf_counter() - began) * 1000)
+
+    app = Starlette(routes=web_routes(runner_factory=lambda: timed_run, authenticate=None,
                                       budget_statuses=budgets.status, pricer=Pricer(warn_unpriced=False)))
     browser = TestClient(app)
     run = runner_for_client(client)
@@ -151,16 +165,19 @@ def main() -> None:
         "anomalies (last 7 days)": "/anomalies",
         "prices (with an estimate)": "/prices?price_model=gpt-4o-mini&input_tokens=1000&output_tokens=200",
     }
-    print(f"\n{'page':<36} {'median':>9} {'slowest':>9}   (of {args.runs} renders, after a warm-up)")
+    print(f"\n{'page':<36} {'median':>9} {'slowest':>9} {'queries':>8} {'in SQL':>8}"
+          f"   (of {args.runs} renders, after a warm-up; queries of the last one)")
     for name, path in pages.items():
         response = browser.get(path)
         assert response.status_code == 200, (path, response.status_code, response.text[:500])
         times = []
         for _ in range(args.runs):
+            queries.clear()
             began = time.perf_counter()
             browser.get(path)
             times.append((time.perf_counter() - began) * 1000)
-        print(f"{name:<36} {statistics.median(times):>7.0f} ms {max(times):>7.0f} ms")
+        print(f"{name:<36} {statistics.median(times):>7.0f} ms {max(times):>7.0f} ms {len(queries):>8} "
+              f"{sum(queries):>5.0f} ms")
 
 
 if __name__ == "__main__":

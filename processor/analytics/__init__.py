@@ -10,7 +10,8 @@ as Decimal, times as aware UTC datetimes (calendar buckets as dates). Time range
 What there is:
 - totals: `summary` (with averages and cache savings), `total_spend`, `period_spend`
   (today / this week / this month against the period before);
-- breakdowns: `cost_by`, `top_spenders`, `top_with_share`, `cost_matrix` (one dimension by
+- breakdowns: `cost_by`, `top_spenders` (`top_spenders_of` several dimensions at once),
+  `top_with_share` (or `with_share` of rows at hand), `cost_matrix` (one dimension by
   another), `unpriced_models`; filters on every dimension (see `dimensions.NAMES`);
 - over time: `cost_trend`, `stacked_trend` (top values of a dimension + "(other)", aligned);
 - single calls: `most_expensive_calls`, `trace_cost`, `trace_tree` (the span tree with each
@@ -38,7 +39,8 @@ Format what these return for people with `llmledger.processor.format`.
 from .anomalies import KINDS as ANOMALY_KINDS
 from .anomalies import find_anomalies, spike_chart
 from .anomaly_settings import AnomalySettings, NewArrivalSettings, RequestOutlierSettings, SpikeSettings
-from .breakdown import cost_by, cost_matrix, top_spenders, top_with_share, total_spend, unpriced_models
+from .breakdown import (cost_by, cost_matrix, top_spenders, top_spenders_of, top_with_share, total_spend,
+                        unpriced_models, with_share)
 from .budgets import budget_details, budget_use, budgets_in_force, burn_down, throttle_state
 from .calls import most_expensive_calls, trace_tree
 from .dimensions import NAMES as DIMENSIONS
@@ -71,5 +73,7 @@ __all__ = [
     "cost_matrix", "cost_trend", "estimate_cost", "find_anomalies", "measured_volume", "message_claim",
     "most_expensive_calls", "movers", "period_spend", "price_history", "price_in_force", "refused_calls",
     "runner_for_client", "savings_by", "spike_chart", "stacked_trend", "summary", "throttle_state", "top_spenders",
+    "top_spenders_of",
     "top_with_share", "total_spend", "trace_cost", "trace_tree", "unpriced_models", "unreported_usage", "whatif",
+    "with_share",
 ]

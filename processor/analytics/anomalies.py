@@ -10,7 +10,7 @@ from .anomaly_settings import AnomalySettings, SpikeSettings
 from .records import Anomaly, SpikeChart
 from .runner import Runner, as_decimal, as_moment, fetch
 from .sql_files import load_sql
-from .time_range import checked_range, range_parameters, utc
+from .time_range import checked_range, is_whole_day, is_whole_hour, range_parameters, utc
 from .trend import cost_trend
 
 KINDS = ("request_outlier", "hourly_spike", "daily_spike", "new_app", "new_model")
@@ -51,23 +51,47 @@ def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anom
 
 def _spikes(run, window: dict, settings: AnomalySettings, kind: str, rules: SpikeSettings,
             seconds: int) -> list[Anomaly]:
-    rows = fetch(run, load_sql("spend_spikes"), {
+    whole_days = seconds == 86400 and all(is_whole_day(as_moment(window[b])) for b in ("start", "end"))
+    rollup = load_sql("daily_rollup_as_hours") if whole_days else "llm_cost_hourly"
+    rows = fetch(run, load_sql("spend_spikes").replace("$rollup", rollup), {
         **window, "bucket_seconds": seconds, "history_buckets": rules.baseline_buckets,
         "fence_multiplier": str(rules.fence_multiplier), "min_spend": str(rules.min_spend),
         "min_requests": rules.min_requests, "min_active_buckets": rules.min_active_buckets,
         "max_results": settings.max_per_kind})
+    examples = _spike_examples(run, rows, seconds, window["end"])
     unit = "hour" if seconds == 3600 else "day"
-    return [_anomaly(row, kind, row["trace_ids"] or [], settings,
+    return [_anomaly(row, kind, examples.get((row["app"], row["model"], as_moment(row["at"])), []), settings,
                      f"spent {_money(row['observed'])} in one {unit}, above the fence {_money(row['threshold'])} "
                      f"(median {_money(row['baseline'])}) of the {rules.baseline_buckets} {unit}s before")
             for row in rows]
 
 
+def _spike_examples(run, spikes: list[dict], seconds: int, end: str) -> dict[tuple, list[str]]:
+    """The traces of each spike's most expensive calls, by (app, model, bucket start)."""
+    if not spikes:
+        return {}
+    starts = [as_moment(row["at"]) for row in spikes]
+    rows = fetch(run, load_sql("spike_examples"), {
+        "bucket_seconds": seconds, "first": range_parameters(min(starts), as_moment(end))["start"], "end": end,
+        "apps": [row["app"] for row in spikes], "models": [row["model"] for row in spikes],
+        "buckets": [int(moment.timestamp()) for moment in starts]})
+    return {(row["app"], row["model"], as_moment(row["bucket"])): row["trace_ids"] for row in rows}
+
+
 def _new_arrivals(run, window: dict, settings: AnomalySettings) -> list[Anomaly]:
     rules = settings.new_arrivals
-    rows = fetch(run, load_sql("new_arrivals"), {
-        **window, "baseline_days": rules.baseline_days, "min_requests": rules.min_requests,
-        "max_results": settings.max_per_kind})
+    parameters = {**window, "baseline_days": rules.baseline_days, "min_requests": rules.min_requests,
+                  "max_results": settings.max_per_kind}
+    if is_whole_hour(as_moment(window["start"])):
+        # The hourly rollup says which apps and models are new; only their calls are read.
+        names = fetch(run, load_sql("new_arrival_names"), parameters)
+        if not names:
+            return []
+        parameters.update(apps=[r["name"] for r in names if r["kind"] == "new_app"],
+                          models=[r["name"] for r in names if r["kind"] == "new_model"])
+        rows = fetch(run, load_sql("new_arrival_calls"), parameters)
+    else:
+        rows = fetch(run, load_sql("new_arrivals"), parameters)
     found = []
     for row in rows:
         what = f"app {row['app']!r}" if row["kind"] == "new_app" else f"model {row['model']!r}"

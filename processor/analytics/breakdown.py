@@ -28,13 +28,37 @@ def top_spenders(run: Runner, dimension: str, start: datetime | date, end: datet
     return _breakdown(run, dimension, start, end, filters, limit=limit)
 
 
+def top_spenders_of(run: Runner, dimensions: list[str], start: datetime | date, end: datetime | date,
+                    limit: int = 10, filters: dict | None = None) -> dict[str, list[CostRow]]:
+    """top_spenders of each of several dimensions, in one query: each row of the range counts
+    once under every dimension (an ARRAY JOIN), then the top `limit` of each."""
+    _check_limit(limit)
+    start, end = checked_range(start, end)
+    by = [parse_dimension(name) for name in dimensions]
+    if len(by) < 2 or any(d.tag is not None for d in by):  # a tag's name is a parameter per query
+        return {d.name: top_spenders(run, d.name, start, end, limit, filters) for d in by}
+    filtered_by, conditions, parameters = filter_conditions(filters)
+    source = source_for([*by, *filtered_by], start, end)
+    pairs = ", ".join(f"({index}, toString({d.column}))" for index, d in enumerate(by))
+    sql = grouped_query(source, keys=[("dimension_key.1", "dimension_index"), ("dimension_key.2", "key")],
+                        conditions=conditions, array_join=f"\nARRAY JOIN [{pairs}] AS dimension_key",
+                        order_by=f"dimension_index, {BY_COST}, key", limited=True, limit_by="dimension_index")
+    parameters.update(range_parameters(start, end), **source.parameters, limit=limit)
+    found: dict[str, list[CostRow]] = {d.name: [] for d in by}
+    for row in fetch(run, sql, parameters):
+        name = by[int(row["dimension_index"])].name
+        found[name].append(CostRow(dimension=name, key=row["key"], **spend_fields(row)))
+    return found
+
+
 def total_spend(run: Runner, start: datetime | date, end: datetime | date, filters: dict | None = None) -> Spend:
     """What all calls in [start, end) (that pass the filters) cost and used, from a rollup
     where one can answer (see sources.source_for)."""
     start, end = checked_range(start, end)
     filtered_by, conditions, parameters = filter_conditions(filters)
-    parameters.update(range_parameters(start, end))
-    sql = grouped_query(source_for(filtered_by, start, end), keys=[], conditions=conditions)
+    source = source_for(filtered_by, start, end)
+    parameters.update(range_parameters(start, end), **source.parameters)
+    sql = grouped_query(source, keys=[], conditions=conditions)
     return Spend(**spend_fields(fetch(run, sql, parameters)[0]))
 
 
@@ -50,7 +74,9 @@ def top_with_share(run: Runner, dimension: str, start: datetime | date, end: dat
 
 def with_share(rows: list[CostRow], total: Spend, limit: int, dimension: str) -> TopSpenders:
     """The first `limit` of breakdown rows (most expensive first) with their share of `total`,
-    and what the rest of `total` spent: for a caller that has the rows already."""
+    and what the rest of `total` spent: for a caller that has the rows (and the total, a
+    Spend or a CostSummary) already."""
+    total = total if type(total) is Spend else Spend(**_spend_of(total))
     top = rows[:limit]
     shares = tuple(ShareRow(**_spend_of(row), dimension=row.dimension, key=row.key,
                             share=None if not total.cost or row.cost is None else row.cost / total.cost)
@@ -73,9 +99,9 @@ def cost_matrix(run: Runner, row_dimension: str, column_dimension: str, start: d
     filtered_by, conditions, parameters = filter_conditions(filters)
     row_key, row_parameters = by_row.expression("row_tag")
     column_key, column_parameters = by_column.expression("column_tag")
-    parameters.update(row_parameters, **column_parameters, **range_parameters(start, end))
-    sql = grouped_query(source_for([by_row, by_column, *filtered_by], start, end),
-                        keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
+    source = source_for([by_row, by_column, *filtered_by], start, end)
+    parameters.update(row_parameters, **column_parameters, **range_parameters(start, end), **source.parameters)
+    sql = grouped_query(source, keys=[(row_key, "row_key"), (column_key, "column_key")], conditions=conditions,
                         order_by=f"{BY_COST}, row_key, column_key")
     cells = tuple(MatrixCell(row=row["row_key"], column=row["column_key"], **spend_fields(row))
                   for row in fetch(run, sql, parameters))
@@ -104,9 +130,10 @@ def _breakdown(run, dimension, start, end, filters, *, limit: int | None) -> lis
     by = parse_dimension(dimension)
     filtered_by, conditions, parameters = filter_conditions(filters)
     key, key_parameters = by.expression("dimension_tag")
-    sql = grouped_query(source_for([by, *filtered_by], start, end), keys=[(key, "key")],
-                        conditions=conditions, order_by=f"{BY_COST}, key", limited=limit is not None)
-    parameters.update(key_parameters, **range_parameters(start, end))
+    source = source_for([by, *filtered_by], start, end)
+    sql = grouped_query(source, keys=[(key, "key")], conditions=conditions, order_by=f"{BY_COST}, key",
+                        limited=limit is not None)
+    parameters.update(key_parameters, **range_parameters(start, end), **source.parameters)
     if limit is not None:
         parameters["limit"] = limit
     return [CostRow(dimension=by.name, key=row["key"], **spend_fields(row)) for row in fetch(run, sql, parameters)]

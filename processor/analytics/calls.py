@@ -21,6 +21,12 @@ def most_expensive_calls(run: Runner, start: datetime | date, end: datetime | da
     start, end = checked_range(start, end)
     _, conditions, parameters = filter_conditions(filters)
     parameters.update(range_parameters(start, end), limit=limit)
+    cancel_rows = int(fetch(run, with_filters("cancel_rows", conditions), parameters)[0]["cancel_rows"])
+    found = fetch(run, with_filters("expensive_call_candidates", conditions),
+                  {**parameters, "candidates": limit + cancel_rows})
+    if not found:
+        return []
+    parameters["trace_ids"] = [row["trace_id"] for row in found]
     return [call_row(row) for row in fetch(run, with_filters("expensive_calls", conditions), parameters)]
 
 

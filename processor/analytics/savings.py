@@ -20,7 +20,7 @@ from .dimensions import filter_conditions
 from .runner import Runner, as_decimal, fetch
 from .sources import grouped_query, source_for
 from .sql_files import load_sql
-from .time_range import checked_range, is_whole_hour, range_parameters
+from .time_range import checked_range, is_whole_day, is_whole_hour, range_parameters
 
 # Dimension -> column of v_savings (and of v_llm_calls, where `strategy` is the ARRAY JOIN's alias).
 SAVINGS_COLUMNS = {
@@ -64,7 +64,9 @@ def savings_by(run: Runner, dimension: str, start: datetime | date, end: datetim
     from_rollup = is_whole_hour(start) and is_whole_hour(end) and all(d.name in _ROLLUP_FILTERS for d in used)
     if from_rollup:
         key = "strategy" if dimension == "strategy" else SAVINGS_COLUMNS[dimension]
-        template = load_sql("savings_from_rollup")
+        rollup, time = ("llm_savings_daily", "day") if is_whole_day(start) and is_whole_day(end) else \
+            ("llm_savings_hourly", "hour")
+        template = load_sql("savings_from_rollup").replace("{rollup}", rollup).replace("{time}", time)
     else:
         key = SAVINGS_COLUMNS[dimension]
         template = load_sql("savings_from_calls")
@@ -94,7 +96,9 @@ def _costs(run: Runner, dimension: str, start, end, filters) -> dict[str, Decima
     parameters.update(range_parameters(start, end))
     keys = [] if dimension == "strategy" else [(COLUMNS[dimension], "key")]
     dimensions = used + ([] if dimension == "strategy" else [parse_dimension(dimension)])
-    sql = grouped_query(source_for(dimensions, start, end), keys=keys, conditions=conditions)
+    source = source_for(dimensions, start, end)
+    parameters.update(source.parameters)
+    sql = grouped_query(source, keys=keys, conditions=conditions)
     return {row.get("key", ""): as_decimal(row["cost"]) for row in fetch(run, sql, parameters)}
 
 

@@ -1,21 +1,25 @@
 """Where a breakdown reads from, and the one grouped query every breakdown runs.
 
-The hourly rollup (llm_cost_hourly, added up as its view v_cost_hourly does) answers when
-every dimension asked for is in it and the range starts and ends on whole hours (UTC hours: the store should run in UTC or
-a whole-hour zone). Breakdowns that need the user read the daily rollup by user
-(llm_cost_daily_users) when the range is whole UTC days and no bucket is finer than a day.
-Otherwise (tags, partial days) the per-call view v_llm_calls answers. All give the same
-measure columns, so callers do not care which one answered.
+The cost rollups answer when every dimension asked for is in them and the range starts and
+ends on whole hours (UTC hours: the store should run in UTC or a whole-hour zone): the
+daily rollup (llm_cost_daily) for the whole UTC days inside the range and the hourly one
+(llm_cost_hourly) for the hours around them, or the hourly one alone for hourly buckets and
+for calendar buckets in a zone whose days are not UTC days. Over whole UTC days, breakdowns
+by user read llm_user_cost_daily (or llm_cost_daily_users when other dimensions are asked
+for too), and breakdowns by one tag read llm_tag_cost_daily. Otherwise (partial days, two
+tags) the per-call view v_llm_calls answers. All give the same measure columns, so callers
+do not care which one answered.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from datetime import datetime, timedelta, tzinfo
 from typing import Iterable
 
-from .dimensions import IN_DAILY_USER_ROLLUP, Dimension
+from .dimensions import IN_DAILY_USER_ROLLUP, IN_HOURLY_ROLLUP, Dimension
 from .runner import as_decimal
+from .sql_files import load_sql
 from .time_range import PARAMETER_TYPE, is_whole_day, is_whole_hour
 
 MEASURES = ("cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
@@ -33,6 +37,7 @@ class Source:
     time_column: str  # what the range filters on
     measures: str  # aggregate expressions, one per MEASURES name, aliased to it
     bucket_time: str = ""  # the time as a DateTime for trend buckets, when not time_column itself
+    parameters: dict = field(default_factory=dict, compare=False)  # what `view` needs beyond the range's
 
     @property
     def bucket_column(self) -> str:
@@ -53,8 +58,24 @@ def _rollup_measures(table: str) -> str:
 
 HOURLY_ROLLUP = Source(view="llm_cost_hourly", time_column="hour", measures=_rollup_measures("llm_cost_hourly"))
 
+DAILY_ROLLUP = Source(view="llm_cost_daily", time_column="day", bucket_time="toDateTime(day, 'UTC')",
+                      measures=_rollup_measures("llm_cost_daily"))
+
+HOURS_AND_DAYS = Source(view=load_sql("rollup_hours_and_days"), time_column="hour",
+                        measures=_rollup_measures("rollup"))
+
 DAILY_USERS = Source(view="llm_cost_daily_users", time_column="day", bucket_time="toDateTime(day, 'UTC')",
                      measures=_rollup_measures("llm_cost_daily_users"))
+
+USER_DAYS = Source(view="llm_user_cost_daily", time_column="day", bucket_time="toDateTime(day, 'UTC')",
+                   measures=_rollup_measures("llm_user_cost_daily"))
+
+
+def tag_days(tag: str) -> Source:
+    """The daily rollup by the tag `tag` (bound as a query parameter)."""
+    return Source(view=load_sql("rollup_tag_days"), time_column="day_start", measures=_rollup_measures("rollup"),
+                  parameters={"rollup_tag": tag})
+
 
 CALLS = Source(
     view="v_llm_calls",
@@ -74,21 +95,36 @@ CALLS = Source(
 
 def source_for(dimensions: Iterable[Dimension], start: datetime, end: datetime,
                zone: tzinfo | None = None, *, hourly_buckets: bool = False) -> Source:
-    """A rollup when one can answer exactly: the hourly one for its dimensions, whole-hour
-    bounds, and (for calendar buckets in `zone`) a zone whose days begin on a UTC hour;
-    the daily one by user for whole UTC days, day or longer buckets in UTC. Else the calls."""
+    """A rollup when one can answer exactly (see the module's doc); `zone` is that of the
+    calendar buckets asked for, None without such buckets. Else the calls."""
     dimensions = list(dimensions)
-    if (all(d.in_hourly_rollup for d in dimensions) and is_whole_hour(start) and is_whole_hour(end)
+    names = {d.name for d in dimensions}
+    utc_days = not hourly_buckets and (zone is None or _utc_days(zone, start, end))
+    if (names <= IN_HOURLY_ROLLUP and is_whole_hour(start) and is_whole_hour(end)
             and (zone is None or _whole_hour_offsets(zone, start, end))):
-        return HOURLY_ROLLUP
-    if (all(d.name in IN_DAILY_USER_ROLLUP for d in dimensions) and not hourly_buckets
-            and is_whole_day(start) and is_whole_day(end) and (zone is None or _utc_days(zone, start, end))):
+        if not utc_days:
+            return HOURLY_ROLLUP
+        return DAILY_ROLLUP if is_whole_day(start) and is_whole_day(end) else HOURS_AND_DAYS
+    if not (utc_days and is_whole_day(start) and is_whole_day(end)):
+        return CALLS
+    if names <= {"user"}:
+        return USER_DAYS
+    if names <= IN_DAILY_USER_ROLLUP:
         return DAILY_USERS
+    tags = {d.tag for d in dimensions if d.tag is not None}
+    if len(tags) == 1 and {d.name for d in dimensions if d.tag is None} <= IN_HOURLY_ROLLUP:
+        return tag_days(tags.pop())
     return CALLS
 
 
 def _utc_days(zone: tzinfo, start: datetime, end: datetime) -> bool:
-    return all(moment.astimezone(zone).utcoffset() == timedelta(0) for moment in (start, end))
+    """Whether the zone's days are UTC days throughout [start, end)."""
+    moment = start
+    while moment < end:
+        if moment.astimezone(zone).utcoffset() != timedelta(0):
+            return False
+        moment += timedelta(days=1)
+    return end.astimezone(zone).utcoffset() == timedelta(0)
 
 
 def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
@@ -97,15 +133,16 @@ def _whole_hour_offsets(zone: tzinfo, start: datetime, end: datetime) -> bool:
 
 
 def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: list[str], order_by: str = "",
-                  extra_measures: str = "", limited: bool = False) -> str:
+                  extra_measures: str = "", limited: bool = False, array_join: str = "", limit_by: str = "") -> str:
     """SELECT the keys and the measures over [{start}, {end}), grouped by the keys.
-    `keys` are (SQL expression, alias) pairs built from whitelisted parts only."""
+    `keys` are (SQL expression, alias) pairs built from whitelisted parts only; `array_join`
+    an ARRAY JOIN clause for them; with `limit_by`, at most {limit} rows per value of it."""
     time = source.time_column
     where = [f"{time} >= {{start:{PARAMETER_TYPE}}}", f"{time} < {{end:{PARAMETER_TYPE}}}", *conditions]
     select = [f"{expression} AS {alias}" for expression, alias in keys] + [source.measures]
     if extra_measures:
         select.append(extra_measures)
-    sql = f"SELECT {', '.join(select)}\nFROM {source.view}\nWHERE {' AND '.join(where)}"
+    sql = f"SELECT {', '.join(select)}\nFROM {source.view}{array_join}\nWHERE {' AND '.join(where)}"
     if keys:
         sql += f"\nGROUP BY {', '.join(alias for _, alias in keys)}"
         # A group whose calls corrections cancelled is gone, as its calls are (a rollup keeps its zeros).
@@ -113,7 +150,7 @@ def grouped_query(source: Source, *, keys: list[tuple[str, str]], conditions: li
     if order_by:
         sql += f"\nORDER BY {order_by}"
     if limited:
-        sql += "\nLIMIT {limit:UInt32}"
+        sql += "\nLIMIT {limit:UInt32}" + (f" BY {limit_by}" if limit_by else "")
     return sql
 
 

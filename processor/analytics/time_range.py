@@ -1,7 +1,7 @@
 """Time ranges: [start, end) in UTC, passed to SQL as query parameters, never as SQL text."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 # The SQL side declares every range bound as this type.
 PARAMETER_TYPE = "DateTime64(6, 'UTC')"
@@ -27,8 +27,14 @@ def checked_range(start: datetime | date, end: datetime | date) -> tuple[datetim
 
 def range_parameters(start: datetime, end: datetime) -> dict[str, str]:
     """`start` and `end` as text that a {name:DateTime64(6, 'UTC')} parameter reads; text
-    travels unchanged through the service's JSON as well."""
-    return {"start": _as_text(start), "end": _as_text(end)}
+    travels unchanged through the service's JSON as well. With them `days_start` and
+    `days_end` ({name:Date}): the whole UTC days inside the range, for the daily rollups
+    (the same day twice when there is none)."""
+    start, end = utc(start), utc(end)
+    first_day = (start + timedelta(days=1, microseconds=-1)).date()
+    last_day = max(end.date(), first_day)
+    return {"start": _as_text(start), "end": _as_text(end), "days_start": first_day.isoformat(),
+            "days_end": last_day.isoformat()}
 
 
 def _as_text(moment: datetime) -> str:

@@ -55,7 +55,7 @@ def _points(run, granularity, start, end, dimension, filters, tz, keep: list[str
         order_by = f"bucket, {BY_COST}, key"
     if granularity != "hour":
         parameters["tz"] = tz
-    parameters.update(range_parameters(start, end))
+    parameters.update(range_parameters(start, end), **source.parameters)
     sql = grouped_query(source, keys=keys, conditions=conditions, order_by=order_by)
 
     def bucket(value):
@@ -76,15 +76,18 @@ def zone_named(name: str) -> ZoneInfo:
 
 def stacked_trend(run: Runner, granularity: str, start: datetime | date, end: datetime | date,
                   dimension: str | None = None, filters: dict | None = None, tz: str = "UTC",
-                  top: int = 5) -> StackedTrend:
+                  top: int = 5, breakdown: list | None = None) -> StackedTrend:
     """Spend per bucket split into the `top` values of `dimension` over the whole range and
     one "(other)" series for the rest, every series with a value for every bucket of the
     range (0 where nothing was spent), ready to stack in a chart. Without a dimension,
-    one series "total"."""
+    one series "total". `breakdown`: the range's rows by `dimension`, most expensive first
+    (cost_by or top_spenders, at least `top` of them when there are), when the caller has them."""
     if isinstance(top, bool) or not isinstance(top, int) or top <= 0:
         raise ValueError(f"top must be a positive whole number, got {top!r}")
     keep = None
-    if dimension is not None:  # the top values over the whole range; the rest is added up in SQL
+    if breakdown is not None:
+        keep = [row.key for row in breakdown[:top]]
+    elif dimension is not None:  # the top values over the whole range; the rest is added up in SQL
         from .breakdown import top_spenders
 
         keep = [row.key for row in top_spenders(run, dimension, start, end, limit=top, filters=filters)]

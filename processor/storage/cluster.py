@@ -53,6 +53,10 @@ SHARDED: dict[str, str] = {
     "llm_cache_savings_hourly": "cityHash64(hour, app)",
     "llm_cost_daily_users": "cityHash64(day, user_id)",
     "llm_savings_hourly": "cityHash64(hour, app)",
+    "llm_cost_daily": "cityHash64(day, app)",
+    "llm_user_cost_daily": "cityHash64(day, user_id)",
+    "llm_tag_cost_daily": "cityHash64(day, tag_name, tag_value)",
+    "llm_savings_daily": "cityHash64(day, app)",
 }
 LOCAL_SUFFIX = "_local"
 

@@ -39,7 +39,11 @@ RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                      ("llm_cost_daily_by_user", "day"),
                      ("llm_cache_savings_hourly", "hour"),
                      ("llm_cost_daily_users", "day"),
-                     ("llm_savings_hourly", "hour")),
+                     ("llm_savings_hourly", "hour"),
+                     ("llm_cost_daily", "day"),
+                     ("llm_user_cost_daily", "day"),
+                     ("llm_tag_cost_daily", "day"),
+                     ("llm_savings_daily", "day")),
     # Kept N days after the alert's window ends, so a claim never expires inside its window.
     "alerts_days": (("budget_alerts", "toDateTime(greatest(claimed_at, expires_at))"),
                     ("notification_deliveries", "toDateTime(greatest(attempted_at, expires_at))"),

@@ -25,7 +25,9 @@ STACK_DIMENSIONS = ("model", "app", "provider", "team", "feature", "environment"
 BREAKDOWN_DIMENSIONS = FILTERS  # and tag:<name>
 SORTABLE = ("key", "cost", "requests", "unpriced_requests", "errors", "input_tokens", "output_tokens",
             "cache_read_tokens", "total_tokens")
-MATRIX_COLUMNS = 8  # columns of a two-dimension table beyond which values are summed as "(other)"
+STACKED = 6  # values of the overview's trend stacked apart from "(other)"
+MATRIX_COLUMNS = 8
+TABLE_ROWS = 500  # rows of a breakdown's table; the CSV has every one  # columns of a two-dimension table beyond which values are summed as "(other)"
 
 
 @dataclass
@@ -52,14 +54,19 @@ def overview(page: PageContext) -> Page:
     stack_by = _dimension_param(view, "stack", "model", allowed=STACK_DIMENSIONS)
     periods = analytics.period_spend(run, view.now, tz=view.tz, filters=view.filters)
     totals = analytics.summary(run, view.start, view.end, filters=view.filters)
+    # A breakdown by user over partial days would read every call of the range: none then.
+    dimensions = [d for d in TOP_DIMENSIONS if d != "user" or _user_rollup_fits(view)]
+    # One query for the dimensions of the cost rollups, one for users (a rollup of their own);
+    # one more row than shown: the trend stacks the top STACKED of its dimension.
+    biggest = analytics.top_spenders_of(run, [d for d in dimensions if d != "user"], view.start, view.end,
+                                        limit=STACKED, filters=view.filters)
+    if "user" in dimensions:
+        biggest["user"] = analytics.top_spenders(run, "user", view.start, view.end, limit=STACKED,
+                                                 filters=view.filters)
+    tops = {dimension: analytics.with_share(biggest[dimension], totals, 5, dimension) for dimension in dimensions}
     trend = analytics.stacked_trend(run, view.granularity, view.start, view.end, dimension=stack_by,
-                                    filters=view.filters, tz=view.tz, top=6)
-    tops = {}
-    for dimension in TOP_DIMENSIONS:
-        if dimension == "user" and not _user_rollup_fits(view):
-            continue  # a breakdown by user over partial days would read every call of the range
-        tops[dimension] = analytics.top_with_share(run, dimension, view.start, view.end, limit=5,
-                                                   filters=view.filters)
+                                    filters=view.filters, tz=view.tz, top=STACKED,
+                                    breakdown=biggest.get(stack_by))
     unpriced = analytics.unpriced_models(run, view.start, view.end, filters=_rollup_filters(view))
     savings = analytics.savings_by(run, "strategy", view.start, view.end, filters=view.filters)
     return Page("overview.html", {
@@ -89,14 +96,18 @@ def breakdown(page: PageContext) -> Page:
     sort, descending = _sort(view)
     rows = analytics.cost_by(page.run, by, view.start, view.end, filters=view.filters)
     total = add_costs(r.cost for r in rows)
-    rows.sort(key=lambda r: _sort_key(r, sort), reverse=descending)
+    trend = analytics.stacked_trend(page.run, view.granularity, view.start, view.end, dimension=by,
+                                    filters=view.filters, tz=view.tz, top=8, breakdown=rows)
+    rows = sorted(rows, key=lambda r: _sort_key(r, sort), reverse=descending)
+    # A table of thousands of users takes longer to render than to query: the first rows in
+    # the chosen order are shown, the CSV download has them all.
+    rows, more_rows = rows[:TABLE_ROWS], max(len(rows) - TABLE_ROWS, 0)
     matrix = None
     if split:
         matrix = _matrix(analytics.cost_matrix(page.run, by, split, view.start, view.end, filters=view.filters))
-    trend = analytics.stacked_trend(page.run, view.granularity, view.start, view.end, dimension=by,
-                                    filters=view.filters, tz=view.tz, top=8)
     return Page("breakdown.html", {
-        "by": by, "by_param": filter_parameter(by), "split": split, "rows": rows, "total": total, "sort": sort, "descending": descending,
+        "by": by, "by_param": filter_parameter(by), "split": split, "rows": rows, "more_rows": more_rows,
+        "total": total, "sort": sort, "descending": descending,
         "matrix": matrix, "trend_chart": _trend_chart(trend, view), "dimensions": BREAKDOWN_DIMENSIONS,
     })
 

@@ -79,16 +79,21 @@ class View:
         values = self.params.get(name)
         return values[0] if values else default
 
+    # The query string without some parameters, by their names: a page links every row of a
+    # table (thousands of users), and encoding the unchanged parameters once per page is enough.
+    _kept: dict = field(default_factory=dict, compare=False, repr=False)
+
     def link(self, path: str, **changes) -> str:
         """`path` with this page's query string, some parameters changed (None removes one)."""
-        params = {name: list(values) for name, values in self.params.items()}
-        for name, value in changes.items():
-            name = name.replace("__", ".")  # tag__tier=gold -> tag.tier=gold
-            if value is None:
-                params.pop(name, None)
-            else:
-                params[name] = value if isinstance(value, list) else [str(value)]
-        query = urlencode([(name, v) for name, values in params.items() for v in values])
+        changes = {name.replace("__", "."): value for name, value in changes.items()}  # tag__tier -> tag.tier
+        names = frozenset(changes)
+        kept = self._kept.get(names)
+        if kept is None:
+            kept = self._kept[names] = urlencode([(name, v) for name, values in self.params.items()
+                                                  if name not in names for v in values])
+        added = urlencode([(name, v) for name, value in changes.items() if value is not None
+                           for v in (value if isinstance(value, list) else [str(value)])])
+        query = "&".join(part for part in (kept, added) if part)
         return f"{path}?{query}" if query else (path or "?")
 
     @property

@@ -11,7 +11,8 @@ from analytics_month import make_call, stream_of
 
 from llmledger.processor.analytics import cost_by, runner_for_client, summary, trace_cost
 from llmledger.processor.analytics.dimensions import parse_dimension
-from llmledger.processor.analytics.sources import CALLS, DAILY_USERS, HOURLY_ROLLUP, source_for
+from llmledger.processor.analytics.sources import (CALLS, DAILY_ROLLUP, DAILY_USERS, HOURLY_ROLLUP, HOURS_AND_DAYS,
+                                                  USER_DAYS, source_for)
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 
 T = datetime(2025, 6, 2, 9, 15, tzinfo=timezone.utc)
@@ -119,14 +120,23 @@ def test_trace_that_is_not_stored(run):
 
 
 def test_whole_hour_ranges_over_rollup_dimensions_read_the_rollup():
-    app, user = parse_dimension("app"), parse_dimension("user")
-    assert source_for([app], DAY_START, DAY_END) is HOURLY_ROLLUP
+    app, user, tier = parse_dimension("app"), parse_dimension("user"), parse_dimension("tag:tier")
+    # Whole UTC days read the daily rollup; whole hours around them the hourly one too.
+    assert source_for([app], DAY_START, DAY_END) is DAILY_ROLLUP
+    assert source_for([app], DAY_START + timedelta(hours=3), DAY_END + timedelta(days=2)) is HOURS_AND_DAYS
+    assert source_for([app], DAY_START, DAY_END, hourly_buckets=True) is HOURLY_ROLLUP
     assert source_for([app], T, DAY_END) is CALLS  # 09:15 is inside an hour
-    # No user in the hourly rollup: whole UTC days read the daily one by user, other ranges the calls.
+    # No user in the hourly rollup: whole UTC days read a daily one by user, other ranges the calls.
+    assert source_for([user], DAY_START, DAY_END) is USER_DAYS
     assert source_for([app, user], DAY_START, DAY_END) is DAILY_USERS
     assert source_for([app, user], DAY_START, DAY_END, hourly_buckets=True) is CALLS
     assert source_for([app, user], DAY_START + timedelta(hours=1), DAY_END) is CALLS
     assert source_for([app, user], DAY_START, DAY_END, ZoneInfo("Europe/Berlin")) is CALLS  # Berlin days
-    assert source_for([parse_dimension("tag:tier")], DAY_START, DAY_END) is CALLS
+    # One tag over whole UTC days: the daily rollup by tag; two tags, or a tag and a user, the calls.
+    assert source_for([tier, app], DAY_START, DAY_END).parameters == {"rollup_tag": "tier"}
+    assert source_for([tier, parse_dimension("tag:region")], DAY_START, DAY_END) is CALLS
+    assert source_for([tier, user], DAY_START, DAY_END) is CALLS
+    assert source_for([tier], DAY_START, DAY_END + timedelta(hours=1)) is CALLS
+    # Calendar days of a zone that are not UTC days: the hourly rollup alone.
     assert source_for([app], DAY_START, DAY_END, ZoneInfo("Europe/Berlin")) is HOURLY_ROLLUP
     assert source_for([app], DAY_START, DAY_END, ZoneInfo("Asia/Kolkata")) is CALLS  # days begin at :30 UTC

@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from analytics_month import load, make_call, stream_of
 
-from llmledger.processor.analytics import cost_by, runner_for_client, savings_by
+from llmledger.processor.analytics import cost_by, most_expensive_calls, runner_for_client, savings_by
 from llmledger.processor.corrections.replacements import Replacement, apply_replacements
 
 AT = datetime(2025, 3, 10, 10, 15, tzinfo=timezone.utc)
+WHOLE_DAY = (datetime(2025, 3, 10, tzinfo=timezone.utc), datetime(2025, 3, 11, tzinfo=timezone.utc))
 WHOLE_HOUR = (datetime(2025, 3, 10, 10, tzinfo=timezone.utc), datetime(2025, 3, 10, 11, tzinfo=timezone.utc))
 PART_OF_IT = (datetime(2025, 3, 10, 10, 1, tzinfo=timezone.utc), datetime(2025, 3, 10, 10, 59, tzinfo=timezone.utc))
 
@@ -21,9 +22,11 @@ PART_OF_IT = (datetime(2025, 3, 10, 10, 1, tzinfo=timezone.utc), datetime(2025, 
 @pytest.fixture
 def corrected(clickhouse):
     stream = stream_of("support-bot", "gpt-4o-mini")
-    kept = [make_call(n, stream, AT, input_tokens=1000, output_tokens=100) for n in (1, 2)]
+    kept = [make_call(n, stream, AT, input_tokens=1000, output_tokens=100, user="ann", tags={"tier": "gold"})
+            for n in (1, 2)]
     # A response-cache hit seen again later under another app's name: its twin is kept.
-    twin = replace(make_call(3, stream, AT, input_tokens=1000, output_tokens=100, app="replayer"),
+    twin = replace(make_call(3, stream, AT, input_tokens=1000, output_tokens=100, app="replayer", user="bob",
+                             tags={"tier": "gold"}),
                    cost=Decimal(0), cost_details={}, cache_kind="exact", saving_strategy="exact_cache",
                    saved_cost=Decimal("0.000210"))
     load(clickhouse, kept + [twin])
@@ -38,6 +41,30 @@ def test_a_cancelled_call_leaves_the_breakdown(corrected, window):
     assert [(r.key, r.requests, r.cost) for r in rows] == [("support-bot", 2, Decimal("0.00042"))]
 
 
+@pytest.mark.parametrize("dimension, key", [("app", "support-bot"), ("user", "ann"), ("tag:tier", "gold")])
+def test_a_cancelled_call_leaves_the_daily_rollups(corrected, dimension, key):
+    # The daily rollups (by the seven dimensions, by user, by tag) net the cancel row out too.
+    rows = cost_by(corrected, dimension, *WHOLE_DAY)
+    assert [(r.key, r.requests, r.cost) for r in rows] == [(key, 2, Decimal("0.00042"))]
+
+
 @pytest.mark.parametrize("window", [WHOLE_HOUR, PART_OF_IT], ids=["rollup", "calls"])
 def test_a_cancelled_call_saves_nothing(corrected, window):
     assert savings_by(corrected, "strategy", *window) == []
+
+
+def test_a_cancelled_call_is_not_among_the_most_expensive(clickhouse):
+    stream = stream_of("support-bot", "gpt-4o-mini")
+    # Costs: call 1 1,000 in x $0.15 + 100 out x $0.60 per 1M = $0.00021; call 2 at 10x the
+    # tokens $0.0021; call 3, the dearest ($0.021, 100x), is a twin of call 1 and cancelled.
+    calls = [make_call(n, stream, AT, input_tokens=1000 * scale, output_tokens=100 * scale)
+             for n, scale in ((1, 1), (2, 10), (3, 100))]
+    load(clickhouse, calls)
+    apply_replacements(clickhouse, [Replacement(calls[2].trace_id, calls[2].span_id, calls[0].trace_id,
+                                                calls[0].span_id)])
+    run = runner_for_client(clickhouse)
+    # The top-N looks at one row more than asked for per cancel row, so the limit still holds.
+    assert [(c.span_id, c.cost) for c in most_expensive_calls(run, *WHOLE_DAY, limit=1)] == [
+        (calls[1].span_id, Decimal("0.0021"))]
+    assert [c.cost for c in most_expensive_calls(run, *WHOLE_DAY, limit=5)] == [Decimal("0.0021"),
+                                                                                 Decimal("0.00021")]

@@ -12,7 +12,8 @@ from analytics_month import BUSY_DAY, MONTH_END, MONTH_START, WINDOW_START, inje
 
 from llmledger.processor.analytics import (
     OTHER, AnomalySettings, SpikeSettings, budget_details, cost_matrix, estimate_cost, find_anomalies, most_expensive_calls, period_spend,
-    price_history, price_in_force, runner_for_client, spike_chart, stacked_trend, summary, top_with_share,
+    price_history, price_in_force, runner_for_client, spike_chart, stacked_trend, summary, top_spenders_of,
+    top_with_share,
     total_spend, trace_tree, unpriced_models)
 from llmledger.processor.budgets import Budget, Window
 from llmledger.processor.budgets.status import budget_status
@@ -51,6 +52,18 @@ def test_period_spend_compares_with_the_same_part_of_the_period_before(month, mo
         if previous["cost"]:
             assert period.change == (current["cost"] - previous["cost"]) / previous["cost"]
     assert this_month.change is None and this_month.previous_cost == 0  # nothing to compare: "new"
+
+
+@pytest.mark.parametrize("start, end", [(MONTH_START, MONTH_END),  # whole days: the daily rollup
+                                        (datetime(2025, 3, 3, 7, tzinfo=timezone.utc),  # and hours around them
+                                         datetime(2025, 3, 18, 19, tzinfo=timezone.utc))])
+def test_top_spenders_of_several_dimensions_at_once(month, month_calls, start, end):
+    found = top_spenders_of(month, ["model", "app", "team", "feature"], start, end, limit=3, filters={"tenant": "acme"})
+    calls = [c for c in within(month_calls, start, end) if c.tenant == "acme"]
+    for dimension in ("model", "app", "team", "feature"):
+        groups = grouped(calls, lambda c: getattr(c, dimension))
+        assert [(row.key, spend_of(row)) for row in found[dimension]] == [
+            (key, groups[key]) for key in ranked(groups)[:3]]
 
 
 def test_top_with_share_adds_up_to_the_total(month, month_calls):

@@ -96,7 +96,8 @@ def test_every_table_of_the_migrations_is_laid_out_and_nothing_else(cluster_sche
     assert SHARDED.keys() | ON_EVERY_NODE == one_node and not SHARDED.keys() & ON_EVERY_NODE
     # The data the service receives is sharded, whatever migration added its table.
     assert {"otel_traces", "llm_spans", "otel_logs", "otel_metrics_histogram", "llm_savings_hourly",
-            "llm_cache_savings_hourly", "llm_cost_daily_users"} <= SHARDED.keys()
+            "llm_cache_savings_hourly", "llm_cost_daily_users", "llm_cost_daily", "llm_user_cost_daily",
+            "llm_tag_cost_daily", "llm_savings_daily"} <= SHARDED.keys()
     assert set(_creates(cluster_schema)) == one_node | {f"{name}_local" for name in SHARDED}
 
 
@@ -161,7 +162,7 @@ def test_alters_of_sharded_tables_reach_the_local_tables_and_columns_the_distrib
 
 def test_backfills_go_through_the_distributed_tables_with_their_tokens(cluster_schema):
     inserts = [s for s in cluster_schema if s.startswith("INSERT")]
-    assert len(inserts) == 2  # migrations 025 and 026
+    assert len(inserts) == 6  # migrations 025, 026 and 028 (four daily rollups)
     for statement in inserts:
         table = re.match(r"INSERT INTO (\w+)", statement).group(1)
         assert table in SHARDED and "insert_deduplication_token = 'migration-" in statement

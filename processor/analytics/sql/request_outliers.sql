@@ -3,27 +3,23 @@
 -- p95 is ClickHouse's quantileExact: the value at position floor(0.95 n) of the sorted costs.
 WITH
     toStartOfDay({start:DateTime64(6, 'UTC')}) - toIntervalDay({baseline_days:UInt16}) AS baseline_start,
-    -- Only app/models with a call expensive enough to report need a baseline.
-    candidate_pairs AS
-    (
-        SELECT DISTINCT app, model
-        FROM v_llm_calls
-        WHERE timestamp >= {start:DateTime64(6, 'UTC')} AND timestamp < {end:DateTime64(6, 'UTC')}
-          AND cost >= {min_cost:Decimal(38, 12)}
-    ),
-    -- Each call counts towards the baselines of the baseline_days days after its own.
+    -- Each day's priced costs of an app/model as one array, counted towards the baselines of
+    -- the baseline_days days after it: arrays of a few hundred rows are repeated, not the
+    -- calls themselves, and the calls are read once.
     baselines AS
     (
-        SELECT app, model, call_day + shift AS day, quantileExact(0.95)(cost) AS p95, count() AS samples
+        SELECT app, model, call_day + shift AS day, quantileExactArray(0.95)(costs) AS p95,
+               sum(length(costs)) AS samples
         FROM
         (
-            SELECT app, model, toDate(timestamp, 'UTC') AS call_day, cost
+            SELECT app, model, toDate(timestamp, 'UTC') AS call_day, groupArray(assumeNotNull(cost)) AS costs
             FROM v_llm_calls
             WHERE timestamp >= baseline_start AND timestamp < {end:DateTime64(6, 'UTC')}
               AND cost IS NOT NULL
-              AND (app, model) IN (SELECT app, model FROM candidate_pairs)
+            GROUP BY app, model, call_day
         )
         ARRAY JOIN range(1, {baseline_days:UInt16} + 1) AS shift
+        WHERE day >= toDate({start:DateTime64(6, 'UTC')}, 'UTC') AND day < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, day
     )
 SELECT

@@ -6,15 +6,22 @@
 -- least {min_spend} of spend and {min_requests} calls, and only for an app/model that spent
 -- something in at least {min_active_buckets} of the trailing buckets: tiny apps page
 -- nobody, and new ones are reported as new instead.
--- Buckets overlapping [start, end) are looked at; spend after end is left out.
+-- Buckets overlapping [start, end) are looked at; spend after end is left out. Example calls
+-- of the buckets found are spike_examples.sql's (a query of its own: ClickHouse would work out
+-- this one's common table expressions again for every reference to them).
 WITH
     toIntervalSecond({bucket_seconds:UInt32}) AS step,
     toDateTime(toStartOfInterval({start:DateTime64(6, 'UTC')}, step)) AS first_bucket,
     first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32}) AS origin,
     series AS
     (
-        SELECT app, model, toStartOfInterval(hour, step) AS bucket, sum(cost) AS spend, sum(requests) AS requests
-        FROM v_cost_hourly
+        -- Summed straight off a rollup table (the marker: the hourly one, or for days the daily
+        -- one; their views would group by every key first); spend is NULL where none of the
+        -- calls is priced, as in the views.
+        SELECT app, model, toStartOfInterval(hour, step) AS bucket,
+               if(sum(rollup.priced_requests) > 0, sum(rollup.cost), NULL) AS spend,
+               sum(rollup.requests) AS requests
+        FROM $rollup AS rollup
         WHERE hour >= origin
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
@@ -61,16 +68,6 @@ WITH
         SELECT app, model, bucket, observed, requests, quartiles[2] AS median, fence, active_buckets
         FROM scored
         WHERE active_buckets >= {min_active_buckets:UInt32} AND observed > fence
-    ),
-    -- The most expensive calls of each flagged bucket, as examples to look at.
-    examples AS
-    (
-        SELECT app, model, toDateTime(toStartOfInterval(timestamp, step)) AS bucket,
-               arrayMap(pair -> pair.2, groupArraySorted(10)((-ifNull(cost, toDecimal128(0, 12)), trace_id))) AS trace_ids
-        FROM v_llm_calls
-        WHERE timestamp >= (SELECT min(bucket) FROM flagged) AND timestamp < {end:DateTime64(6, 'UTC')}
-          AND (app, model, toDateTime(toStartOfInterval(timestamp, step))) IN (SELECT app, model, bucket FROM flagged)
-        GROUP BY app, model, bucket
     )
 SELECT
     toTimeZone(flagged.bucket, 'UTC') AS at,
@@ -82,9 +79,7 @@ SELECT
     round(toFloat64(flagged.observed) / toFloat64(greatest(flagged.fence, {min_spend:Decimal(38, 12)})), 3) AS score,
     flagged.requests AS requests,
     {history_buckets:UInt32} AS baseline_samples,
-    flagged.active_buckets AS active_buckets,
-    examples.trace_ids AS trace_ids
+    flagged.active_buckets AS active_buckets
 FROM flagged
-LEFT JOIN examples ON flagged.app = examples.app AND flagged.model = examples.model AND flagged.bucket = examples.bucket
 ORDER BY score DESC, at
 LIMIT {max_results:UInt32}
