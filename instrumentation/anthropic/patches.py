@@ -205,8 +205,10 @@ class RequestPatches:
 
 
 def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall) -> StainlessExchange:
-    return StainlessExchange(client, args, kwargs, provider=call.start_attributes[attr.PROVIDER_NAME],
-                             endpoint="/v1/messages", stream=bool(call.start_attributes[attr.REQUEST_STREAM]))
+    attributes = call.start_attributes
+    options = args[1] if len(args) > 1 else kwargs["options"]
+    return StainlessExchange(client, args, kwargs, options, attributes[attr.PROVIDER_NAME], "/v1/messages",
+                             bool(attributes[attr.REQUEST_STREAM]))
 
 
 def _context_of(call: GenAICall) -> context.Context:

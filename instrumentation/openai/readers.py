@@ -67,9 +67,14 @@ def _read_choices_and_usage(call: GenAICall, completion: Any) -> Any:
     call.response_id = getattr(completion, "id", None)
     call.response_model = getattr(completion, "model", None)
     choices = getattr(completion, "choices", None) or ()
-    reasons = tuple([str(reason) for reason in [getattr(c, "finish_reason", None) for c in choices] if reason])
-    if reasons:
-        call.finish_reasons = reasons
+    if len(choices) == 1:  # the usual case, without building lists
+        reason = getattr(choices[0], "finish_reason", None)
+        if reason:
+            call.finish_reasons = (str(reason),)
+    elif choices:
+        reasons = tuple(str(r) for r in (getattr(c, "finish_reason", None) for c in choices) if r)
+        if reasons:
+            call.finish_reasons = reasons
     usage = getattr(completion, "usage", None)
     if usage is not None:
         call.usage = usage_from_completion_usage(usage)
