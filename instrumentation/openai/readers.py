@@ -50,7 +50,7 @@ def usage_from_response_usage(usage: Any) -> Usage:
 def _undeclared(model: Any, name: str) -> Any:
     """A field the SDK's model does not declare, kept by pydantic among its extras: read
     there, as a failed attribute lookup on a pydantic model is slow."""
-    extra = getattr(model, "model_extra", None)  # pydantic 2
+    extra = getattr(model, "__pydantic_extra__", None)  # pydantic 2 (what `model_extra` returns, without a call)
     if extra is None:
         extra = getattr(model, "__dict__", None)  # pydantic 1 keeps extras as attributes
     return extra.get(name) if isinstance(extra, dict) else None
