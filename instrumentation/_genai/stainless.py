@@ -55,14 +55,14 @@ class StainlessExchange:
         options = self.options
         found = None
         headers = options.headers
-        if headers and isinstance(headers, dict):  # most calls: NotGiven, which is falsy
+        if isinstance(headers, dict) and headers:  # most calls: NotGiven
             for name in list(headers):
                 if name.lower() == DIRECTIVE_HEADER:
                     found = str(headers.pop(name)).strip().lower()
         # `extra_body` fields wait in `extra_json` until the request is built.
         for field in ("json_data", "extra_json"):
             body = getattr(options, field, None)
-            if body and isinstance(body, dict) and DIRECTIVE_BODY_FIELD in body:
+            if isinstance(body, dict) and DIRECTIVE_BODY_FIELD in body:
                 body = dict(body)
                 found = str(body.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
                 setattr(options, field, body)

@@ -214,7 +214,7 @@ def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall) -> Stainl
 def _context_of(call: GenAICall) -> context.Context:
     """The context the SDK sends in: the call's span current, marked as ours so that the SDK
     skips its own span."""
-    return context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span))
+    return context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span, call.parent_context))
 
 
 def skip_sdk_span(wrapped, instance, args, kwargs):
