@@ -211,7 +211,7 @@ def _unrouted_and_unguarded() -> bool:
 
 def _nothing_set_up() -> bool:
     """Unrouted, unguarded, and the cache neither on nor asked for by a `cache.scope`."""
-    if routing.active_router() is not None or budget.active_guard() is not None:  # run per call: no nesting
+    if not _unrouted_and_unguarded():
         return False
     cache = response_cache.active_cache()
     return cache is None or (not cache.settings.enabled and response_cache.current_directive.get() is None)
