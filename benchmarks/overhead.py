@@ -4,13 +4,17 @@
 
 The yardstick is what an app pays to trace the same call by hand with the OTel SDK:
 `tracer.start_span(name, kind=CLIENT, attributes={...})` with exactly the attributes
-the instrumentation puts on its span (read from one instrumented call), the call,
-`span.set_attributes({...the response's...})`, `span.end()`. Every figure is the time
-added to the call; the ratio is instrumentation / bare span. Four variants are timed
+the instrumentation puts on its span (read from one instrumented call), the span made
+current while the call runs (`context.attach(trace.set_span_in_context(span))`, as the
+instrumentation does, so that spans the SDK's HTTP client makes are its children),
+the call, `span.set_attributes({...the response's...})`, `span.end()`. The same span not
+made current is timed too, for reference ("not current"). Every figure is the time
+added to the call; the ratio is instrumentation / bare span. The variants are timed
 in alternation, in short batches and a rotating order, so that the drift of a shared
-machine hits them alike: the call alone, the call in a bare span, the instrumented call
-with spans only (`OTEL_METRICS_EXPORTER=none`), and with the three GenAI metrics on a
-real MeterProvider. The ratio is the median of the per-round ratios.
+machine hits them alike: the call alone, the call in a bare span (current, and not),
+the instrumented call with spans only (`OTEL_METRICS_EXPORTER=none`), and with the
+three GenAI metrics on a real MeterProvider. The ratio is the median of the per-round
+ratios.
 
 1. Per SDK, the patched method alone: the real `openai`, `anthropic`, `google-genai`,
    `boto3` (Bedrock Converse), `mistralai` and `cohere` SDKs make one call each
@@ -51,7 +55,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanKind
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 from llmledger.instrumentation._genai import Settings
 from llmledger.instrumentation._genai import attributes as attr
@@ -148,7 +153,7 @@ def _timed(function: Callable[[], Any], calls: int) -> float:
 
 BUCKETS = {attr.METRIC_TOKEN_USAGE: TOKEN_USAGE_BUCKETS, attr.METRIC_OPERATION_DURATION: DURATION_BUCKETS,
            attr.METRIC_TIME_TO_FIRST_CHUNK: TIME_TO_FIRST_CHUNK_BUCKETS}
-VARIANTS = ("bare span", "by hand + metrics", "spans only", "spans + metrics")
+VARIANTS = ("not current", "bare span", "by hand + metrics", "spans only", "spans + metrics")
 
 
 @dataclass
@@ -160,12 +165,12 @@ class Added:
     ratios_to_hand_metrics: float  # spans + metrics / by hand + metrics
 
     # Two header lines, in the columns of `row()`.
-    HEADER = (f"{'bare span':>10}{'+ metrics':>10}{'spans only':>17}{'spans + metrics':>25}",
-              f"{'µs':>10}{'µs':>10}{'µs':>10}{'ratio':>7}{'µs':>10}{'ratio':>7}{'by hand':>8}")
+    HEADER = (f"{'not':>8}{'bare span':>10}{'+ metrics':>10}{'spans only':>17}{'spans + metrics':>25}",
+              f"{'current':>8}{'µs':>10}{'µs':>10}{'µs':>10}{'ratio':>7}{'µs':>10}{'ratio':>7}{'by hand':>8}")
 
     def row(self) -> str:
         micros, ratios = self.micros, self.ratios
-        return (f"{micros['bare span']:>10.1f}{micros['by hand + metrics']:>10.1f}"
+        return (f"{micros['not current']:>8.1f}{micros['bare span']:>10.1f}{micros['by hand + metrics']:>10.1f}"
                 f"{micros['spans only']:>10.1f}{ratios['spans only']:>6.2f}x"
                 f"{micros['spans + metrics']:>10.1f}{ratios['spans + metrics']:>6.2f}x"
                 f"{self.ratios_to_hand_metrics:>7.2f}x")
@@ -239,18 +244,33 @@ class Bench:
         meter_provider.shutdown()
         tracer_provider.shutdown()
 
-    def by_hand(self, call: Callable[[], Any], metrics: bool) -> Callable[[], None]:
+    def by_hand(self, call: Callable[[], Any], metrics: bool, current: bool = True) -> Callable[[], None]:
         """`call` inside one bare SDK span with the attributes the instrumentation gave its span
-        (see `learn_shape`), and with `metrics` the same metric points recorded by hand."""
+        (see `learn_shape`), current while `call()` runs unless `current` is False, and with
+        `metrics` the same metric points recorded by hand."""
         start = self.tracer_provider.get_tracer("bench").start_span
         name, request, response = self.shape.name, self.shape.request, self.shape.response
         points = [(self.histograms[metric].record, value, attributes) for metric, value, attributes in self.points]
+        attach, detach = otel_context.attach, otel_context.detach
 
         def traced_by_hand():
+            span = start(name, kind=SpanKind.CLIENT, attributes=dict(request))
+            token = attach(set_span_in_context(span))
+            try:
+                call()
+            finally:
+                detach(token)
+            span.set_attributes(dict(response))
+            span.end()
+
+        def traced_by_hand_not_current():
             span = start(name, kind=SpanKind.CLIENT, attributes=dict(request))
             call()
             span.set_attributes(dict(response))
             span.end()
+
+        if not current:
+            return traced_by_hand_not_current
 
         def traced_and_measured_by_hand():
             traced_by_hand()
@@ -393,8 +413,9 @@ def _wrapper_of(target: tuple[str, str]) -> Callable:
 
 def per_sdk(bench: Bench, sdks: set[str] | None) -> None:
     print("1. Per SDK, the instrumented method alone (the SDK's part replaced by its recorded answer):")
-    print("   µs added per call; ratio: to one bare span with the same attributes (and to that span")
-    print("   plus the same metric points recorded by hand)\n")
+    print("   µs added per call; ratio: to one bare span with the same attributes, current during the")
+    print("   call (and to that span plus the same metric points recorded by hand); not current: the same")
+    print("   bare span not made current, for reference\n")
     print(f"   {'SDK':<13}{'call':<17}{Added.HEADER[0]}\n   {'':<30}{Added.HEADER[1]}")
     cases, fakes = _cases()
     try:
@@ -418,6 +439,7 @@ def per_sdk(bench: Bench, sdks: set[str] | None) -> None:
             plain = lambda: consume(sdk_method(*args, **kwargs))  # noqa: E731
             spans, with_metrics = traced["spans only"], traced["spans + metrics"]
             variants = {
+                "not current": bench.by_hand(plain, metrics=False, current=False),
                 "bare span": bench.by_hand(plain, metrics=False),
                 "by hand + metrics": bench.by_hand(plain, metrics=True),
                 "spans only": lambda: consume(spans(sdk_method, instance, args, kwargs)),
@@ -456,7 +478,8 @@ def end_to_end(bench: Bench, rounds: int, calls: int) -> None:
     ):
         bench.learn_shape(instrumentor, call)
         alone = statistics.median(_timed(call, calls) for _ in range(3))
-        variants = {"bare span": bench.by_hand(call, metrics=False), "by hand + metrics": bench.by_hand(call, True),
+        variants = {"not current": bench.by_hand(call, metrics=False, current=False),
+                    "bare span": bench.by_hand(call, metrics=False), "by hand + metrics": bench.by_hand(call, True),
                     "spans only": call, "spans + metrics": call}
         added = compare(call, variants, rounds, calls, before, after)
         print(f"   {kind:<22}{alone:>8.0f}{added.row()}", flush=True)

@@ -216,16 +216,17 @@ def attributes_from_baggage(bag: Mapping[str, object]) -> Mapping[str, str]:
     return MappingProxyType(found) if found else _EMPTY
 
 
-def current_attributes() -> Mapping[str, str]:
-    """The attribution span attributes for the current context (empty when none is set).
+def current_attributes(ctx: context.Context | None = None) -> Mapping[str, str]:
+    """The attribution span attributes for `ctx`, by default the current context (empty
+    when none is set).
 
     Called at every GenAI span start, so the common cases are cheap: no baggage at all,
     or baggage that `attribute()` set and already turned into attributes.
     """
-    bag = baggage.get_all()
+    bag = baggage.get_all(ctx)
     if not bag:
         return _EMPTY
-    cached = context.get_value(_CACHE_KEY)
+    cached = context.get_value(_CACHE_KEY, ctx)
     if cached is not None and cached[0] == bag:
         return cached[1]
     # Baggage from upstream, or changed since `attribute()` ran: compute it now.

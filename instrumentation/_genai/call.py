@@ -49,7 +49,8 @@ from .settings import Settings, SettingsError
 from .usage import Usage
 
 _CLIENT = SpanKind.CLIENT
-_attach, _detach, _in_context = otel_context.attach, otel_context.detach, trace.set_span_in_context
+_attach, _detach, _current = otel_context.attach, otel_context.detach, otel_context.get_current
+_in_context = trace.set_span_in_context
 
 
 def _package_version() -> str:
@@ -64,22 +65,19 @@ def _package_version() -> str:
     return "0.0.0"
 
 
-_current_attribution: Callable[[], Mapping[str, str]] | None = None
+def _no_attribution(ctx: otel_context.Context | None = None) -> Mapping[str, str]:
+    return {}
 
 
-def _attribution() -> Mapping[str, str]:
-    """The attribution of the current context, from the attribution module once it exists.
-
-    Resolved on first use, not at import: the attribution module belongs to the
-    package whose `__init__` may itself import this layer."""
-    global _current_attribution
-    if _current_attribution is None:
-        try:
-            from ..attribution import current_attributes
-        except ImportError:
-            current_attributes = dict  # no attribution support: always empty
-        _current_attribution = current_attributes
-    return _current_attribution()
+def _attribution_reader() -> Callable[[otel_context.Context], Mapping[str, str]]:
+    """`attribution.current_attributes`, looked up when an instrumentor starts, not at
+    import: the attribution module belongs to the package whose `__init__` may itself
+    import this layer."""
+    try:
+        from ..attribution import current_attributes
+    except ImportError:  # no attribution support: always empty
+        return _no_attribution
+    return current_attributes
 
 
 class Telemetry:
@@ -97,6 +95,7 @@ class Telemetry:
         self.capture_content = self.settings.capture_content
         self.tracer_provider = tracer_provider
         self.tracer = trace.get_tracer(scope_name, version, tracer_provider)
+        self._attribution = _attribution_reader()
         self._first_call = True
         self.metrics: GenAIMetrics | None = None
         if self.settings.record_metrics or meter_provider is not None:
@@ -123,8 +122,10 @@ class Telemetry:
                 delivery.check_setup(self.tracer_provider)
             except Exception:
                 report_internal_error("checking where spans go")
+        # Read once: the attribution, the span's parent and the context it is sent in.
+        context = _current()
         try:
-            extra = _attribution()
+            extra = self._attribution(context)
             if extra:
                 attributes.update(extra)
         except Exception:
@@ -132,23 +133,25 @@ class Telemetry:
         model = attributes.get(attr.REQUEST_MODEL)
         operation = attributes[attr.OPERATION_NAME]
         name = f"{operation} {model}" if model else operation
-        span = self.tracer.start_span(name, kind=_CLIENT, attributes=attributes)
-        return GenAICall(self, span, attributes)
+        span = self.tracer.start_span(name, context=context, kind=_CLIENT, attributes=attributes)
+        return GenAICall(self, span, attributes, context)
 
 
 class GenAICall:
     """One traced LLM call. Fill in the response fields, then `end()` (or `fail()`)."""
 
     __slots__ = (
-        "telemetry", "span", "start_attributes", "capture_content", "started", "ended",
+        "telemetry", "span", "start_attributes", "parent_context", "capture_content", "started", "ended",
         "response_id", "response_model", "finish_reasons", "usage",
         "first_chunk_at", "error_type", "_extra",
     )
 
-    def __init__(self, telemetry: Telemetry, span: trace.Span, start_attributes: dict):
+    def __init__(self, telemetry: Telemetry, span: trace.Span, start_attributes: dict,
+                 parent_context: otel_context.Context | None = None):
         self.telemetry = telemetry
         self.span = span
         self.start_attributes = start_attributes
+        self.parent_context = parent_context  # the context current at start (None: read it when sending)
         self.capture_content: bool = telemetry.capture_content
         self.started = perf_counter()
         self.ended = False
@@ -185,7 +188,7 @@ class GenAICall:
     def send(self, wrapped: Callable, args: tuple, kwargs: dict, context: otel_context.Context | None = None) -> Any:
         """`wrapped(*args, **kwargs)` with the span current (or `context`, made from it); an
         exception ends the call as failed and goes on to the app unchanged."""
-        token = _attach(context if context is not None else _in_context(self.span))
+        token = _attach(context if context is not None else _in_context(self.span, self.parent_context))
         try:
             return wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -197,7 +200,7 @@ class GenAICall:
     async def asend(self, wrapped: Callable, args: tuple, kwargs: dict,
                     context: otel_context.Context | None = None) -> Any:
         """`send` for a coroutine function: attached and detached in the awaiting task."""
-        token = _attach(context if context is not None else _in_context(self.span))
+        token = _attach(context if context is not None else _in_context(self.span, self.parent_context))
         try:
             return await wrapped(*args, **kwargs)
         except BaseException as exc:

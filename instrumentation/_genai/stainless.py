@@ -25,20 +25,19 @@ class StainlessExchange:
     """One call of a Stainless SDK client, as the call hook sees it."""
 
     can_replay = True
+    # Built for every call, so kept small: the hook mostly only asks it for a directive.
+    __slots__ = ("client", "args", "kwargs", "options", "provider", "endpoint", "stream", "stream_end")
 
-    def __init__(self, client: Any, args: tuple, kwargs: dict, *, provider: str, endpoint: str, stream: bool,
-                 stream_end: bytes = b""):
+    def __init__(self, client: Any, args: tuple, kwargs: dict, options: Any, provider: str, endpoint: str,
+                 stream: bool, stream_end: bytes = b""):
         self.client = client
         self.args = args
         self.kwargs = kwargs
+        self.options = options  # the SDK's FinalRequestOptions: args[1] or kwargs["options"]
         self.provider = provider
         self.endpoint = endpoint
         self.stream = stream
         self.stream_end = stream_end  # what ends a replayed stream (OpenAI: `data: [DONE]`)
-
-    @property
-    def options(self) -> Any:
-        return self.args[1] if len(self.args) > 1 else self.kwargs["options"]
 
     @property
     def body(self) -> dict:
@@ -56,7 +55,7 @@ class StainlessExchange:
         options = self.options
         found = None
         headers = options.headers
-        if isinstance(headers, dict):
+        if isinstance(headers, dict) and headers:  # most calls: NotGiven
             for name in list(headers):
                 if name.lower() == DIRECTIVE_HEADER:
                     found = str(headers.pop(name)).strip().lower()

@@ -205,14 +205,16 @@ class RequestPatches:
 
 
 def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall) -> StainlessExchange:
-    return StainlessExchange(client, args, kwargs, provider=call.start_attributes[attr.PROVIDER_NAME],
-                             endpoint="/v1/messages", stream=bool(call.start_attributes[attr.REQUEST_STREAM]))
+    attributes = call.start_attributes
+    options = args[1] if len(args) > 1 else kwargs["options"]
+    return StainlessExchange(client, args, kwargs, options, attributes[attr.PROVIDER_NAME], "/v1/messages",
+                             bool(attributes[attr.REQUEST_STREAM]))
 
 
 def _context_of(call: GenAICall) -> context.Context:
     """The context the SDK sends in: the call's span current, marked as ours so that the SDK
     skips its own span."""
-    return context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span))
+    return context.set_value(_TRACED_BY_LLMLEDGER, True, trace.set_span_in_context(call.span, call.parent_context))
 
 
 def skip_sdk_span(wrapped, instance, args, kwargs):

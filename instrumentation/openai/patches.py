@@ -93,6 +93,8 @@ class SdkTypes:
         self.raw_responses = legacy + base_response
         self.legacy_response = legacy
         self.async_response = async_response
+        # The module-level clients, whose `base_url` follows `openai.base_url`.
+        self.module_clients = _optional("openai", "_ModuleClient")
 
 
 def _optional(module: str, name: str) -> tuple[type, ...]:
@@ -121,8 +123,8 @@ class RequestPatches:
         started = self._start(instance, args, kwargs)
         if started is None:
             return wrapped(*args, **kwargs)
-        call, endpoint, stream, hide_usage = started
-        plan = before_send(call, self._exchange(instance, args, kwargs, call, endpoint, stream))
+        call, endpoint, options, stream, hide_usage = started
+        plan = before_send(call, _exchange(instance, args, kwargs, options, call, endpoint, stream))
         if plan.hit:
             return plan.replayed
         try:
@@ -137,8 +139,8 @@ class RequestPatches:
         started = self._start(instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
-        call, endpoint, stream, hide_usage = started
-        plan = await abefore_send(call, self._exchange(instance, args, kwargs, call, endpoint, stream))
+        call, endpoint, options, stream, hide_usage = started
+        plan = await abefore_send(call, _exchange(instance, args, kwargs, options, call, endpoint, stream))
         if plan.hit:
             return plan.replayed
         try:
@@ -149,14 +151,9 @@ class RequestPatches:
             raise
         return self._finish(call, endpoint, stream, hide_usage, result, plan.recorder)
 
-    @staticmethod
-    def _exchange(client, args, kwargs, call: GenAICall, endpoint: Endpoint, stream: bool) -> StainlessExchange:
-        return StainlessExchange(client, args, kwargs, provider=call.start_attributes[attr.PROVIDER_NAME],
-                                 endpoint=endpoint.path, stream=stream, stream_end=b"data: [DONE]\n\n")
-
     # --- before the request -------------------------------------------------
 
-    def _start(self, client, args, kwargs) -> tuple[GenAICall, Endpoint, bool, bool] | None:
+    def _start(self, client, args, kwargs) -> tuple[GenAICall, Endpoint, Any, bool, bool] | None:
         """Start the call's span, or None when this request is not an LLM call we trace."""
         try:
             if self.check_at_first_call is not None:
@@ -198,27 +195,34 @@ class RequestPatches:
                 call.capture_input(messages)
                 if system:
                     call.capture_input(system, attr.SYSTEM_INSTRUCTIONS)
-            return call, endpoint, stream, hide_usage
+            return call, endpoint, options, stream, hide_usage
         except Exception:
             report_internal_error("starting an OpenAI span")
             return None
 
     def _server(self, client) -> tuple[str, int, str]:
         """(server.address, server.port, provider) of a client, cached until its base URL changes."""
-        # The property, not the attribute behind it: the module-level client
-        # (`openai.chat.completions.create`) answers it from `openai.base_url`.
-        base_url = client.base_url
         try:
             cached = self._servers.get(client)
         except TypeError:  # a client that cannot be weakly referenced
             cached = None
-        if cached is not None and (cached[0] is base_url or cached[0] == base_url):
-            return cached[1]
+        if cached is not None:
+            stored, base_url, server = cached
+            # Recent SDKs' `base_url` property costs an import per call: read the attribute
+            # behind it where the property was seen to return just that.
+            current = client.__dict__.get("_base_url") if stored else client.base_url
+            if current is base_url or current == base_url:
+                return server
+        # The property, not the attribute behind it: the module-level client
+        # (`openai.chat.completions.create`) answers it from `openai.base_url`.
+        base_url = client.base_url
         host = base_url.host
         port = base_url.port or (443 if base_url.scheme == "https" else 80)
         server = (host, port, self.provider_override or provider_for(host, port))
+        stored = getattr(client, "__dict__", {}).get("_base_url") is base_url \
+            and not isinstance(client, self.sdk.module_clients)
         try:
-            self._servers[client] = (base_url, server)
+            self._servers[client] = (stored, base_url, server)
         except TypeError:
             pass
         return server
@@ -254,6 +258,11 @@ class RequestPatches:
         on_chunk = stream_reader(hide_usage, call.capture_content) if stream else None
         proxy_class = AsyncRawResponseProxy if isinstance(raw, self.sdk.async_response) else RawResponseProxy
         return proxy_class(raw, call, read_result, on_chunk)
+
+
+def _exchange(client, args, kwargs, options, call: GenAICall, endpoint: Endpoint, stream: bool) -> StainlessExchange:
+    return StainlessExchange(client, args, kwargs, options, call.start_attributes[attr.PROVIDER_NAME], endpoint.path,
+                             stream, b"data: [DONE]\n\n")
 
 
 def _ask_for_usage(options: Any, body: dict) -> bool:

@@ -50,7 +50,7 @@ def usage_from_response_usage(usage: Any) -> Usage:
 def _undeclared(model: Any, name: str) -> Any:
     """A field the SDK's model does not declare, kept by pydantic among its extras: read
     there, as a failed attribute lookup on a pydantic model is slow."""
-    extra = getattr(model, "model_extra", None)  # pydantic 2
+    extra = getattr(model, "__pydantic_extra__", None)  # pydantic 2 (what `model_extra` returns, without a call)
     if extra is None:
         extra = getattr(model, "__dict__", None)  # pydantic 1 keeps extras as attributes
     return extra.get(name) if isinstance(extra, dict) else None
@@ -67,9 +67,14 @@ def _read_choices_and_usage(call: GenAICall, completion: Any) -> Any:
     call.response_id = getattr(completion, "id", None)
     call.response_model = getattr(completion, "model", None)
     choices = getattr(completion, "choices", None) or ()
-    reasons = tuple([str(reason) for reason in [getattr(c, "finish_reason", None) for c in choices] if reason])
-    if reasons:
-        call.finish_reasons = reasons
+    if len(choices) == 1:  # the usual case, without building lists
+        reason = getattr(choices[0], "finish_reason", None)
+        if reason:
+            call.finish_reasons = (str(reason),)
+    elif choices:
+        reasons = tuple(str(r) for r in (getattr(c, "finish_reason", None) for c in choices) if r)
+        if reasons:
+            call.finish_reasons = reasons
     usage = getattr(completion, "usage", None)
     if usage is not None:
         call.usage = usage_from_completion_usage(usage)

@@ -19,7 +19,6 @@ from llmledger.instrumentation._genai import (
     wrap,
 )
 from llmledger.instrumentation._genai import attributes as attr
-from llmledger.instrumentation._genai import call as call_module
 
 
 @pytest.fixture
@@ -107,10 +106,10 @@ def test_attribution_rides_on_every_span(otel, telemetry):
 
 
 def test_failing_attribution_lookup_is_logged_not_raised(otel, telemetry, monkeypatch, caplog):
-    def broken():
+    def broken(context):
         raise KeyError("attribution bug")
 
-    monkeypatch.setattr(call_module, "_current_attribution", broken)
+    monkeypatch.setattr(telemetry, "_attribution", broken)
     with caplog.at_level(logging.DEBUG, logger="llmledger.instrumentation"):
         _start(telemetry).end()
     assert len(otel.spans()) == 1
