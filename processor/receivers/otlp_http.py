@@ -91,8 +91,14 @@ class _ExportEndpoint:
 
     async def __call__(self, scope, receive, send) -> None:
         body = _BodyTracker(receive)
-        response = await self.handle(Request(scope, body.receive))
-        if not body.complete and not await body.discard(_DISCARD_LIMIT * self._max_bytes, _BODY_TIMEOUT_S):
+        request = Request(scope, body.receive)
+        response = await self.handle(request)
+        if body.complete:
+            pass
+        elif not body.started and request.headers.get("expect", "").lower() == "100-continue":
+            # The client waits for our word before it sends the body: it never comes.
+            response.headers["Connection"] = "close"
+        elif not await body.discard(_DISCARD_LIMIT * self._max_bytes, _BODY_TIMEOUT_S):
             response.headers["Connection"] = "close"
         await response(scope, body.receive, send)
 
@@ -217,9 +223,11 @@ class _BodyTracker:
 
     def __init__(self, receive):
         self._receive = receive
+        self.started = False  # whether any of the body has been asked for
         self.complete = False
 
     async def receive(self):
+        self.started = True
         message = await self._receive()
         if message["type"] != "http.request" or not message.get("more_body", False):
             self.complete = True
