@@ -41,7 +41,7 @@ class SignalPipeline:
         self._log = log
         self._metrics = metrics
         self._clock = clock
-        # request digest -> (when accepted, its answer), oldest first; or the event of one being logged
+        # request digest -> (when accepted, its answer), oldest first; and the requests being logged
         self._accepted: OrderedDict[bytes, tuple[float, SubmitResult]] = OrderedDict()
         self._pending: dict[bytes, anyio.Event] = {}
 

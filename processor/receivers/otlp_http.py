@@ -93,13 +93,12 @@ class _ExportEndpoint:
         body = _BodyTracker(receive)
         request = Request(scope, body.receive)
         response = await self.handle(request)
-        if body.complete:
-            pass
-        elif not body.started and request.headers.get("expect", "").lower() == "100-continue":
-            # The client waits for our word before it sends the body: it never comes.
-            response.headers["Connection"] = "close"
-        elif not await body.discard(_DISCARD_LIMIT * self._max_bytes, _BODY_TIMEOUT_S):
-            response.headers["Connection"] = "close"
+        if not body.complete:
+            # A client waiting on Expect: 100-continue for our word never sends the body; any
+            # other is read out first, so that it reads our answer rather than a reset.
+            waiting = not body.started and request.headers.get("expect", "").lower() == "100-continue"
+            if waiting or not await body.discard(_DISCARD_LIMIT * self._max_bytes, _BODY_TIMEOUT_S):
+                response.headers["Connection"] = "close"
         await response(scope, body.receive, send)
 
     async def handle(self, request: Request) -> Response:
