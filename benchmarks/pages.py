@@ -112,6 +112,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5, help="timed renders per page, after one warm-up")
+    parser.add_argument("--queries", action="store_true", help="also print each query of a page's last render")
+    parser.add_argument("--only", help="render only the pages whose name contains this")
     args = parser.parse_args()
 
     from starlette.applications import Starlette
@@ -137,7 +139,7 @@ def main() -> None:
     print(f"{rows:,} LLM calls over 30 days inserted in {time.perf_counter() - began:.0f} s (rollup rows: {sizes})")
 
     budgets = _budgets(client)
-    queries: list[float] = []  # the time of each query of the last render
+    queries: list[tuple[float, str]] = []  # each query of the last render: its time, its SQL
     store = runner_for_client(client)
 
     def timed_run(sql, parameters=None):
@@ -145,7 +147,7 @@ def main() -> None:
         try:
             return store(sql, parameters)
         finally:
-            queries.append((time.perf_counter() - began) * 1000)
+            queries.append(((time.perf_counter() - began) * 1000, sql))
 
     app = Starlette(routes=web_routes(runner_factory=lambda: timed_run, authenticate=None,
                                       budget_statuses=budgets.status, pricer=Pricer(warn_unpriced=False)))
@@ -168,6 +170,8 @@ def main() -> None:
     print(f"\n{'page':<36} {'median':>9} {'slowest':>9} {'queries':>8} {'in SQL':>8}"
           f"   (of {args.runs} renders, after a warm-up; queries of the last one)")
     for name, path in pages.items():
+        if args.only and args.only not in name:
+            continue
         response = browser.get(path)
         assert response.status_code == 200, (path, response.status_code, response.text[:500])
         times = []
@@ -177,7 +181,16 @@ def main() -> None:
             browser.get(path)
             times.append((time.perf_counter() - began) * 1000)
         print(f"{name:<36} {statistics.median(times):>7.0f} ms {max(times):>7.0f} ms {len(queries):>8} "
-              f"{sum(queries):>5.0f} ms")
+              f"{sum(ms for ms, _ in queries):>5.0f} ms")
+        if args.queries:
+            for ms, sql in queries:
+                print(f"    {ms:>6.0f} ms  {_first_words(sql)}")
+
+
+def _first_words(sql: str, width: int = 100) -> str:
+    """A query's SQL on one line, its comment lines left out, cut to the width."""
+    code = " ".join(line.strip() for line in sql.splitlines() if line.strip() and not line.strip().startswith("--"))
+    return code[:width]
 
 
 if __name__ == "__main__":
