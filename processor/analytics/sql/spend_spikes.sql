@@ -20,48 +20,43 @@ WITH
         -- calls is priced, as in the views.
         SELECT app, model, toStartOfInterval(hour, step) AS bucket,
                if(sum(rollup.priced_requests) > 0, sum(rollup.cost), NULL) AS spend,
-               sum(rollup.requests) AS requests
+               sum(rollup.requests) AS requests,
+               toUInt32(intDiv(toUInt32(bucket) - toUInt32(origin), {bucket_seconds:UInt32})) AS position
         FROM $rollup AS rollup
         WHERE hour >= origin
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
     ),
-    candidates AS
-    (
-        SELECT app, model, bucket, spend, requests
-        FROM series
-        WHERE bucket >= first_bucket
-          AND spend >= {min_spend:Decimal(38, 12)}
-          AND requests >= {min_requests:UInt32}
-    ),
-    -- Each app/model's spend per bucket as one dense array from `origin` (0 where nothing was
-    -- spent), so that a bucket's history is a slice of it.
+    -- Per app/model, in one pass over the series (a CTE is worked out again wherever it is
+    -- named): its spend per bucket as one dense array from `origin` (0 where nothing was
+    -- spent), so that a bucket's history is a slice of it, and the buckets that may be spikes.
     histories AS
     (
         SELECT app, model,
-               groupArrayInsertAt(spend, toUInt32(intDiv(toUInt32(bucket) - toUInt32(origin), {bucket_seconds:UInt32})))
-                   AS spend_at
+               groupArrayInsertAt(spend, position) AS spend_at,
+               groupArrayIf((position, spend, requests),
+                            bucket >= first_bucket AND spend >= {min_spend:Decimal(38, 12)}
+                            AND requests >= {min_requests:UInt32}) AS candidates
         FROM series
-        WHERE (app, model) IN (SELECT app, model FROM candidates)
         GROUP BY app, model
+        HAVING notEmpty(candidates)
     ),
     scored AS
     (
         SELECT
-            candidates.app AS app,
-            candidates.model AS model,
-            candidates.bucket AS bucket,
-            candidates.spend AS observed,
-            candidates.requests AS requests,
+            app,
+            model,
+            origin + toIntervalSecond(candidate.1 * {bucket_seconds:UInt32}) AS bucket,
+            candidate.2 AS observed,
+            candidate.3 AS requests,
             -- The candidate sits at 0-based position p >= history_buckets: the buckets before it
             -- are the 1-based elements p - history_buckets + 1 .. p.
-            intDiv(toUInt32(candidates.bucket) - toUInt32(origin), {bucket_seconds:UInt32}) AS position,
-            arraySlice(histories.spend_at, position - {history_buckets:UInt32} + 1, {history_buckets:UInt32}) AS trailing,
+            arraySlice(spend_at, candidate.1 - {history_buckets:UInt32} + 1, {history_buckets:UInt32}) AS trailing,
             arrayReduce('quantilesExact(0.25, 0.5, 0.75)', trailing) AS quartiles,
             arrayCount(spend -> spend > 0, trailing) AS active_buckets,
             toDecimal128(quartiles[3] + (quartiles[3] - quartiles[1]) * {fence_multiplier:Decimal(18, 6)}, 12) AS fence
-        FROM candidates
-        INNER JOIN histories ON candidates.app = histories.app AND candidates.model = histories.model
+        FROM histories
+        ARRAY JOIN candidates AS candidate
     ),
     flagged AS
     (
