@@ -82,9 +82,12 @@ def _new_arrivals(run, window: dict, settings: AnomalySettings) -> list[Anomaly]
     rules = settings.new_arrivals
     parameters = {**window, "baseline_days": rules.baseline_days, "min_requests": rules.min_requests,
                   "max_results": settings.max_per_kind}
-    if is_whole_hour(as_moment(window["start"])):
-        # The hourly rollup says which apps and models are new; only their calls are read.
-        names = fetch(run, load_sql("new_arrival_names"), parameters)
+    start = as_moment(window["start"])
+    if is_whole_hour(start):
+        # The rollups say which apps and models are new; only their calls are read.
+        looked_at = range_parameters(start - timedelta(days=rules.baseline_days), as_moment(window["end"]))
+        names = fetch(run, load_sql("new_arrival_names").replace("$rollup", load_sql("rollup_hours_and_days")),
+                      {**looked_at, "window_start": window["start"]})
         if not names:
             return []
         parameters.update(apps=[r["name"] for r in names if r["kind"] == "new_app"],

@@ -1,35 +1,26 @@
 -- Which apps and models are new (see new_arrivals.sql) for a range that starts on a whole
--- hour, read off the hourly rollup: a group of it with calls left after corrections had a
--- current call then. Hours that begin before `end` are looked at: when the range ends inside
--- an hour that is a superset, and new_arrival_calls.sql reads only the range's calls.
-WITH
-    {start:DateTime64(6, 'UTC')} - toIntervalDay({baseline_days:UInt16}) AS baseline_start,
+-- hour, read off the cost rollups in one pass (the marker: rollup_hours_and_days.sql over
+-- [start, end) = [window_start - baseline days, the range's end)). A group of it with calls
+-- left after corrections had a current call then. Hours that begin before `end` are looked
+-- at: when the range ends inside an hour that is a superset, and new_arrival_calls.sql reads
+-- only the range's calls. With no call at all before window_start, nothing is new.
+SELECT named.1 AS kind, named.2 AS name
+FROM
+(
+    SELECT arrayJoin([('new_app', app), ('new_model', model)]) AS named, earlier, later, baseline_calls
+    FROM
     (
-        SELECT sum(llm_cost_hourly.requests) FROM llm_cost_hourly
-        WHERE hour >= baseline_start AND hour < {start:DateTime64(6, 'UTC')}
-    ) AS baseline_calls,
-    earlier AS
-    (
-        SELECT app, model
-        FROM llm_cost_hourly
-        WHERE hour >= baseline_start AND hour < {start:DateTime64(6, 'UTC')}
-        GROUP BY app, model
-        HAVING sum(llm_cost_hourly.requests) != 0
-    ),
-    later AS
-    (
-        SELECT app, model
-        FROM llm_cost_hourly
-        WHERE hour >= {start:DateTime64(6, 'UTC')} AND hour < {end:DateTime64(6, 'UTC')}
-        GROUP BY app, model
-        HAVING sum(llm_cost_hourly.requests) != 0
+        SELECT app, model, earlier, later, sum(earlier) OVER () AS baseline_calls
+        FROM
+        (
+            SELECT app, model,
+                   sumIf(rollup.requests, rollup.hour < {window_start:DateTime64(6, 'UTC')}) AS earlier,
+                   sumIf(rollup.requests, rollup.hour >= {window_start:DateTime64(6, 'UTC')}) AS later
+            FROM $rollup
+            GROUP BY app, model
+        )
     )
-SELECT 'new_app' AS kind, app AS name
-FROM later
-WHERE baseline_calls > 0 AND app NOT IN (SELECT app FROM earlier)
-GROUP BY app
-UNION ALL
-SELECT 'new_model' AS kind, model AS name
-FROM later
-WHERE baseline_calls > 0 AND model NOT IN (SELECT model FROM earlier)
-GROUP BY model
+)
+GROUP BY kind, name
+HAVING any(baseline_calls) > 0 AND sum(earlier) = 0 AND sum(later) > 0
+ORDER BY kind, name
