@@ -85,9 +85,9 @@ def _new_arrivals(run, window: dict, settings: AnomalySettings) -> list[Anomaly]
     start = as_moment(window["start"])
     if is_whole_hour(start):
         # The rollups say which apps and models are new; only their calls are read.
-        looked_at = range_parameters(start - timedelta(days=rules.baseline_days), as_moment(window["end"]))
+        before = range_parameters(start - timedelta(days=rules.baseline_days), start)
         names = fetch(run, load_sql("new_arrival_names").replace("$rollup", load_sql("rollup_hours_and_days")),
-                      {**looked_at, "window_start": window["start"]})
+                      {**before, "window_start": window["start"], "window_end": window["end"]})
         if not names:
             return []
         parameters.update(apps=[r["name"] for r in names if r["kind"] == "new_app"],

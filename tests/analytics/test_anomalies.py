@@ -151,6 +151,16 @@ def test_a_runner_through_json_finds_the_same(anomalous, anomalous_client, found
     assert find_anomalies(json_runner(anomalous_client), WINDOW_START, MONTH_END, settings=SETTINGS) == found
 
 
+@pytest.mark.parametrize("start, is_new", [
+    (NEW_APP_AT, True),  # whole hour: the hourly rollup before it, the daily one for whole days
+    (NEW_APP_AT + timedelta(hours=1), False),  # its first calls are an hour before, on the same day
+    (NEW_APP_AT + timedelta(seconds=30), False),  # not a whole hour (read off the calls): one call before
+])
+def test_an_app_is_new_only_when_no_call_of_it_came_before_the_range(anomalous, start, is_new):
+    found = find_anomalies(anomalous, start, MONTH_END, settings=SETTINGS, kinds={"new_app"})
+    assert [(a.app, a.at) for a in found] == ([("batch-eval", NEW_APP_AT)] if is_new else [])
+
+
 def test_without_history_nothing_is_new(clickhouse):
     """A fresh store: the first calls it sees are not news."""
     stream = stream_of("support-bot", "gpt-4o-mini")
