@@ -1405,3 +1405,81 @@ SELECT
 FROM llm_spans
 WHERE sign = 1
   AND call_key NOT IN (SELECT call_key FROM llm_spans WHERE sign = -1);
+
+-- 030_anomaly_rollups.sql
+CREATE TABLE IF NOT EXISTS llm_app_model_hourly_local ON CLUSTER llmledger
+(
+    hour DateTime('UTC'),
+    app LowCardinality(String),
+    model LowCardinality(String),
+    requests Int64,
+    priced_requests Int64,
+    cost Decimal(38, 12)
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(hour)
+ORDER BY (hour, app, model)
+SETTINGS replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS llm_app_model_hourly ON CLUSTER llmledger AS llm_app_model_hourly_local ENGINE = Distributed(llmledger, currentDatabase(), llm_app_model_hourly_local, cityHash64(hour, app));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_app_model_hourly_mv ON CLUSTER llmledger TO llm_app_model_hourly_local AS
+SELECT
+    toStartOfHour(timestamp) AS hour,
+    app,
+    model,
+    sum(sign) AS requests,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost
+FROM llm_spans_local AS llm_spans
+GROUP BY hour, app, model;
+
+INSERT INTO llm_app_model_hourly
+SELECT
+    toStartOfHour(timestamp) AS hour,
+    app,
+    model,
+    sum(sign) AS requests,
+    sumIf(sign, llm_spans.cost IS NOT NULL) AS priced_requests,
+    sum(ifNull(llm_spans.cost, toDecimal128(0, 12)) * sign) AS cost
+FROM llm_spans
+GROUP BY hour, app, model
+SETTINGS insert_deduplication_token = 'migration-030-backfill-app-model-hourly';
+
+CREATE TABLE IF NOT EXISTS llm_cost_histogram_daily_local ON CLUSTER llmledger
+(
+    day Date,
+    app LowCardinality(String),
+    model LowCardinality(String),
+    bucket Int16,
+    calls Int64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, app, model, bucket)
+SETTINGS replicated_deduplication_window = 100000, replicated_deduplication_window_seconds = 604800;
+
+CREATE TABLE IF NOT EXISTS llm_cost_histogram_daily ON CLUSTER llmledger AS llm_cost_histogram_daily_local ENGINE = Distributed(llmledger, currentDatabase(), llm_cost_histogram_daily_local, cityHash64(day, app));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS llm_cost_histogram_daily_mv ON CLUSTER llmledger TO llm_cost_histogram_daily_local AS
+SELECT
+    toDate(timestamp, 'UTC') AS day,
+    app,
+    model,
+    toInt16(if(llm_spans.cost > 0, floor(8 * log2(toFloat64(llm_spans.cost))), -32768)) AS bucket,
+    sum(sign) AS calls
+FROM llm_spans_local AS llm_spans
+WHERE llm_spans.cost IS NOT NULL
+GROUP BY day, app, model, bucket;
+
+INSERT INTO llm_cost_histogram_daily
+SELECT
+    toDate(timestamp, 'UTC') AS day,
+    app,
+    model,
+    toInt16(if(llm_spans.cost > 0, floor(8 * log2(toFloat64(llm_spans.cost))), -32768)) AS bucket,
+    sum(sign) AS calls
+FROM llm_spans
+WHERE llm_spans.cost IS NOT NULL
+GROUP BY day, app, model, bucket
+SETTINGS insert_deduplication_token = 'migration-030-backfill-cost-histogram';

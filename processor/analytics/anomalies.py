@@ -10,7 +10,7 @@ from .anomaly_settings import AnomalySettings, SpikeSettings
 from .records import Anomaly, SpikeChart
 from .runner import Runner, as_decimal, as_moment, fetch
 from .sql_files import load_sql
-from .time_range import checked_range, is_whole_day, is_whole_hour, range_parameters, utc
+from .time_range import checked_range, is_whole_hour, range_parameters, utc
 from .trend import cost_trend
 
 KINDS = ("request_outlier", "hourly_spike", "daily_spike", "new_app", "new_model")
@@ -40,9 +40,15 @@ def find_anomalies(run: Runner, start: datetime | date, end: datetime | date, *,
 
 def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anomaly]:
     rules = settings.requests
+    parameters = {**window, "multiplier": str(rules.multiplier), "baseline_days": rules.baseline_days,
+                  "min_samples": rules.min_samples, "min_cost": str(rules.min_cost)}
+    # The cost histogram says on which days a call may be an outlier; only those are judged.
+    days = fetch(run, load_sql("outlier_candidate_days"), parameters)
+    if not days:
+        return []
     rows = fetch(run, load_sql("request_outliers"), {
-        **window, "multiplier": str(rules.multiplier), "baseline_days": rules.baseline_days,
-        "min_samples": rules.min_samples, "min_cost": str(rules.min_cost), "max_results": settings.max_per_kind})
+        **parameters, "max_results": settings.max_per_kind, "apps": [d["app"] for d in days],
+        "models": [d["model"] for d in days], "days": [str(d["day"]) for d in days]})
     return [_anomaly(row, "request_outlier", [row["trace_id"]], settings,
                      f"one call cost {_money(row['observed'])}, over {rules.multiplier} x the p95 "
                      f"{_money(row['baseline'])} of its app/model in the {rules.baseline_days} days before")
@@ -51,9 +57,7 @@ def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anom
 
 def _spikes(run, window: dict, settings: AnomalySettings, kind: str, rules: SpikeSettings,
             seconds: int) -> list[Anomaly]:
-    whole_days = seconds == 86400 and all(is_whole_day(as_moment(window[b])) for b in ("start", "end"))
-    rollup = load_sql("daily_rollup_as_hours") if whole_days else "llm_cost_hourly"
-    rows = fetch(run, load_sql("spend_spikes").replace("$rollup", rollup), {
+    rows = fetch(run, load_sql("spend_spikes"), {
         **window, "bucket_seconds": seconds, "history_buckets": rules.baseline_buckets,
         "fence_multiplier": str(rules.fence_multiplier), "min_spend": str(rules.min_spend),
         "min_requests": rules.min_requests, "min_active_buckets": rules.min_active_buckets,
@@ -82,12 +86,9 @@ def _new_arrivals(run, window: dict, settings: AnomalySettings) -> list[Anomaly]
     rules = settings.new_arrivals
     parameters = {**window, "baseline_days": rules.baseline_days, "min_requests": rules.min_requests,
                   "max_results": settings.max_per_kind}
-    start = as_moment(window["start"])
-    if is_whole_hour(start):
-        # The rollups say which apps and models are new; only their calls are read.
-        before = range_parameters(start - timedelta(days=rules.baseline_days), start)
-        names = fetch(run, load_sql("new_arrival_names").replace("$rollup", load_sql("rollup_hours_and_days")),
-                      {**before, "window_start": window["start"], "window_end": window["end"]})
+    if is_whole_hour(as_moment(window["start"])):
+        # The hourly rollup says which apps and models are new; only their calls are read.
+        names = fetch(run, load_sql("new_arrival_names"), parameters)
         if not names:
             return []
         parameters.update(apps=[r["name"] for r in names if r["kind"] == "new_app"],

@@ -57,6 +57,8 @@ SHARDED: dict[str, str] = {
     "llm_user_cost_daily": "cityHash64(day, user_id)",
     "llm_tag_cost_daily": "cityHash64(day, tag_name, tag_value)",
     "llm_savings_daily": "cityHash64(day, app)",
+    "llm_app_model_hourly": "cityHash64(hour, app)",
+    "llm_cost_histogram_daily": "cityHash64(day, app)",
 }
 LOCAL_SUFFIX = "_local"
 

@@ -43,7 +43,9 @@ RETENTION_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
                      ("llm_cost_daily", "day"),
                      ("llm_user_cost_daily", "day"),
                      ("llm_tag_cost_daily", "day"),
-                     ("llm_savings_daily", "day")),
+                     ("llm_savings_daily", "day"),
+                     ("llm_app_model_hourly", "hour"),
+                     ("llm_cost_histogram_daily", "day")),
     # Kept N days after the alert's window ends, so a claim never expires inside its window.
     "alerts_days": (("budget_alerts", "toDateTime(greatest(claimed_at, expires_at))"),
                     ("notification_deliveries", "toDateTime(greatest(attempted_at, expires_at))"),

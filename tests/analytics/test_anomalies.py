@@ -15,6 +15,9 @@ from analytics_month import (
 
 from llmledger.processor.analytics import (
     AnomalySettings, NewArrivalSettings, RequestOutlierSettings, SpikeSettings, find_anomalies, runner_for_client)
+from llmledger.processor.analytics.runner import fetch
+from llmledger.processor.analytics.sql_files import load_sql
+from llmledger.processor.analytics.time_range import range_parameters
 from llmledger.processor.exporters.clickhouse import ClickHouseWriter, llm_span_row
 
 # The synthetic apps spend cents an hour, so the spend floors are scaled down to let the
@@ -159,6 +162,50 @@ def test_a_runner_through_json_finds_the_same(anomalous, anomalous_client, found
 def test_an_app_is_new_only_when_no_call_of_it_came_before_the_range(anomalous, start, is_new):
     found = find_anomalies(anomalous, start, MONTH_END, settings=SETTINGS, kinds={"new_app"})
     assert [(a.app, a.at) for a in found] == ([("batch-eval", NEW_APP_AT)] if is_new else [])
+
+
+@pytest.mark.parametrize("extra_tokens, is_outlier", [(0, False), (1, True)])
+def test_a_call_is_an_outlier_from_the_first_token_above_the_threshold(clickhouse, extra_tokens, is_outlier):
+    """The cost histogram that picks the days to judge must not drop a call one token above
+    10 x the p95: the judgement is the exact one."""
+    stream = stream_of("support-bot", "gpt-4o-mini")  # $0.15 per million input tokens
+    first = datetime(2025, 5, 1, tzinfo=timezone.utc)
+    # 7 days x 20 calls of 1,000 .. 1,139 input tokens (no output): 140 costs, and the p95 is
+    # the one at position floor(0.95 x 140) = 133 of them sorted: 1,133 tokens x $0.15/M.
+    calls = [make_call(n, stream, first + timedelta(days=n // 20, minutes=n % 20), input_tokens=1000 + n,
+                       output_tokens=0) for n in range(140)]
+    p95 = Decimal(1133) * Decimal("0.00000015")
+    judged = first + timedelta(days=7, hours=12)
+    calls.append(make_call(999, stream, judged, input_tokens=11_330 + extra_tokens, output_tokens=0))
+    assert calls[-1].cost == 10 * p95 + extra_tokens * Decimal("0.00000015")
+    ClickHouseWriter(clickhouse, ()).write([], [llm_span_row(c) for c in calls], token="boundary")
+
+    rules = AnomalySettings(requests=RequestOutlierSettings(min_samples=100, min_cost=Decimal("0.001")))
+    found = find_anomalies(runner_for_client(clickhouse), first + timedelta(days=7), first + timedelta(days=8),
+                           settings=rules, kinds={"request_outlier"})
+    assert [(a.trace_ids, a.baseline, a.baseline_samples) for a in found] == (
+        [((calls[-1].trace_id,), p95, 140)] if is_outlier else [])
+
+
+@pytest.mark.parametrize("multiplier, at_least", [("1", 100), ("1.05", 10), ("1.1", 10), ("10", 1)])
+def test_the_days_the_histogram_picks_lose_no_outlier(anomalous, multiplier, at_least):
+    """Judging every app/model day of the month exactly finds the same outliers as judging only
+    the days the cost histogram picks, also with low multipliers that put many calls near the
+    threshold."""
+    rules = RequestOutlierSettings(multiplier=Decimal(multiplier), min_cost=Decimal("0.0001"), min_samples=20)
+    start = datetime(2025, 3, 8, tzinfo=timezone.utc)
+    found = find_anomalies(anomalous, start, MONTH_END, settings=AnomalySettings(requests=rules, max_per_kind=10_000),
+                           kinds={"request_outlier"})
+    window = range_parameters(start, MONTH_END)
+    everything = fetch(anomalous, "SELECT DISTINCT app, model, toDate(timestamp, 'UTC') AS day FROM v_llm_calls "
+                                  "WHERE timestamp >= {start:DateTime64(6, 'UTC')}", window)
+    every_day = fetch(anomalous, load_sql("request_outliers"), {
+        **window, "multiplier": multiplier, "baseline_days": rules.baseline_days,
+        "min_samples": rules.min_samples, "min_cost": str(rules.min_cost), "max_results": 10_000,
+        "apps": [d["app"] for d in everything], "models": [d["model"] for d in everything],
+        "days": [str(d["day"]) for d in everything]})
+    assert len(every_day) >= at_least
+    assert [(a.trace_ids[0], a.baseline) for a in found] == [(r["trace_id"], r["baseline"]) for r in every_day]
 
 
 def test_without_history_nothing_is_new(clickhouse):

@@ -162,7 +162,7 @@ def test_alters_of_sharded_tables_reach_the_local_tables_and_columns_the_distrib
 
 def test_backfills_go_through_the_distributed_tables_with_their_tokens(cluster_schema):
     inserts = [s for s in cluster_schema if s.startswith("INSERT")]
-    assert len(inserts) == 6  # migrations 025, 026 and 028 (four daily rollups)
+    assert len(inserts) == 8  # migrations 025, 026, 028 (four daily rollups) and 030 (two)
     for statement in inserts:
         table = re.match(r"INSERT INTO (\w+)", statement).group(1)
         assert table in SHARDED and "insert_deduplication_token = 'migration-" in statement

@@ -15,14 +15,13 @@ WITH
     first_bucket - toIntervalSecond({bucket_seconds:UInt32} * {history_buckets:UInt32}) AS origin,
     series AS
     (
-        -- Summed straight off a rollup table (the marker: the hourly one, or for days the daily
-        -- one; their views would group by every key first); spend is NULL where none of the
+        -- Off the app/model hourly rollup (migration 030); spend is NULL where none of the
         -- calls is priced, as in the views.
         SELECT app, model, toStartOfInterval(hour, step) AS bucket,
                if(sum(rollup.priced_requests) > 0, sum(rollup.cost), NULL) AS spend,
                sum(rollup.requests) AS requests,
                toUInt32(intDiv(toUInt32(bucket) - toUInt32(origin), {bucket_seconds:UInt32})) AS position
-        FROM $rollup AS rollup
+        FROM llm_app_model_hourly AS rollup
         WHERE hour >= origin
           AND hour < {end:DateTime64(6, 'UTC')}
         GROUP BY app, model, bucket
