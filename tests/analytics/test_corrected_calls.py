@@ -68,3 +68,16 @@ def test_a_cancelled_call_is_not_among_the_most_expensive(clickhouse):
         (calls[1].span_id, Decimal("0.0021"))]
     assert [c.cost for c in most_expensive_calls(run, *WHOLE_DAY, limit=5)] == [Decimal("0.0021"),
                                                                                  Decimal("0.00021")]
+
+
+def test_a_cancelled_call_leaves_the_anomaly_rollups(corrected):
+    """The app/model hourly rollup and the cost histogram (spikes, new apps, outlier days) net
+    the cancel row out: the twin's app has no call left, and no bucket counts it."""
+    hourly = corrected("SELECT app, model, sum(requests), sum(priced_requests), sum(cost) FROM llm_app_model_hourly "
+                       "GROUP BY app, model HAVING sum(requests) != 0 ORDER BY app")[1]
+    # 2 calls x $0.00021 (see above)
+    assert [tuple(row) for row in hourly] == [("support-bot", "gpt-4o-mini", 2, 2, Decimal("0.00042"))]
+    buckets = corrected("SELECT app, bucket, sum(calls) FROM llm_cost_histogram_daily "
+                        "GROUP BY app, bucket HAVING sum(calls) != 0 ORDER BY app, bucket")[1]
+    # $0.00021 = 2^-12.217...: bucket floor(8 x -12.217...) = floor(-97.74) = -98.
+    assert [tuple(row) for row in buckets] == [("support-bot", -98, 2)]
