@@ -13,6 +13,7 @@ instead, without being encoded again.
 """
 from __future__ import annotations
 
+import operator
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -85,6 +86,10 @@ class CallFacts(NamedTuple):
                           None if cost is None else Decimal(cost)))
 
 
+# An LlmCall's values of the CallFacts fields, in their order, read at once.
+_CALL_FIELDS = operator.attrgetter(*CallFacts._fields)
+
+
 @dataclass(slots=True)
 class Prepared:
     """One request, read, priced and encoded. Rows and calls are in the request's order."""
@@ -138,13 +143,8 @@ def prepare_request(request, *, pricer: Pricer, savings: SavingsPricer, principa
         else:
             additions[row_index] = {}
         prepared.twins.append(SpanFacts.of(call).fields())
-        prepared.calls.append((
-            call.trace_id, call.span_id, call.parent_span_id, call.usage_reported, call.input_tokens,
-            call.output_tokens, call.timestamp_ns, call.cache_read_tokens, call.cache_write_tokens,
-            call.reasoning_tokens, call.app, call.environment, call.provider, call.request_model,
-            call.response_model, call.team, call.user_id, call.feature, call.tenant, call.tags,
-            call.price_source, call.unpriced, call.saving_strategy, _text(call.saved_cost), str(call.prompt_cache_saved),
-            _text(call.cost)))
+        fields = _CALL_FIELDS(call)
+        prepared.calls.append((*fields[:-3], *map(_text, fields[-3:])))
         encoded = b"" if problem else _ENCODE_LLM_ROW(llm_span_row(call))  # rejected: its values may not fit
         llm_parts.append(encoded)
         llm_size += len(encoded)
@@ -183,20 +183,20 @@ def _text(amount: Decimal | None) -> str | None:
 def _encode_call_row(row: list, added: dict[str, str]) -> tuple[bytes, tuple[int, int, int, int, int]]:
     """A call's row with its cost attributes as the map's last entries, and where they are."""
     attributes = row[SPAN_ATTRIBUTES_INDEX]
-    for key in _OWN_KEYS:
-        attributes.pop(key, None)
+    if not attributes.keys().isdisjoint(_OWN_KEYS):  # rare: most spans claim none of them
+        for key in _OWN_KEYS:
+            attributes.pop(key, None)
     head = _HEAD(row[:SPAN_ATTRIBUTES_INDEX])
     count = varint(len(attributes) + len(added))
     base = string_map_parts(attributes, [])
     extra = string_map_parts(added, [])
-    attributes.update(added)
     tail = _TAIL(row[SPAN_ATTRIBUTES_INDEX + 1:])
     map_start = len(head)
     entries_start = map_start + len(count)
     additions_start = entries_start + len(base)
     map_end = additions_start + len(extra)
     return b"".join((head, count, base, extra, tail)), (map_start, entries_start, additions_start, map_end,
-                                                         len(attributes) - len(added))
+                                                         len(attributes))
 
 
 def with_attributes(row: bytes, edits: array, call: int, added: dict[str, str]) -> bytes:

@@ -11,6 +11,7 @@ materialized-view rollups behind them.
 """
 from __future__ import annotations
 
+import operator
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -58,21 +59,28 @@ LLM_SPANS_LAYOUT = Layout("llm_spans", LLM_SPANS_TYPES)
 OTEL_TRACES_LAYOUT = Layout("otel_traces", OTEL_TRACES_TYPES)
 
 
+# The LlmCall fields of the llm_spans columns, read in one call (once per call written).
+_LLM_ROW_FIELDS = operator.attrgetter(*(
+    "timestamp_ns", "trace_id", "span_id", "parent_span_id", "service_name", "app", "environment", "provider",
+    "operation", "request_model", "response_model", "server_address", "service_tier", "streaming", "user_id",
+    "session_id", "team", "feature", "tenant", "tags", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "usage_reported", "cost", "cost_details", "price_source",
+    "price_version", "unpriced", "duration_ns", "time_to_first_chunk", "status", "error_type",
+    "cache_kind", "cache_source_trace_id", "cache_source_span_id", "requested_model", "routing_reason",
+    "saving_strategy", "saved_cost", "prompt_cache_saved",
+    "response_id", "instrumentation", "usage_source", "reported_cost", "reported_cost_source",
+    "reported_cost_disagrees",
+))  # fmt: skip
+_UNPRICED = LLM_SPANS_COLUMNS.index("unpriced")
+_DISAGREES = LLM_SPANS_COLUMNS.index("reported_cost_disagrees")
+
+
 def llm_span_row(call: LlmCall) -> list:
     """The values of one `llm_spans` row, in LLM_SPANS_COLUMNS order."""
-    return [
-        call.timestamp_ns, call.trace_id, call.span_id, call.parent_span_id, call.service_name, call.app,
-        call.environment, call.provider, call.operation, call.request_model, call.response_model,
-        call.server_address, call.service_tier, call.streaming, call.user_id, call.session_id, call.team,
-        call.feature, call.tenant, call.tags, call.input_tokens, call.output_tokens, call.cache_read_tokens,
-        call.cache_write_tokens, call.reasoning_tokens, call.usage_reported, call.cost, call.cost_details,
-        call.price_source, call.price_version, int(call.unpriced), call.duration_ns, call.time_to_first_chunk,
-        call.status, call.error_type,
-        call.cache_kind, call.cache_source_trace_id, call.cache_source_span_id, call.requested_model,
-        call.routing_reason, call.saving_strategy, call.saved_cost, call.prompt_cache_saved,
-        call.response_id, call.instrumentation, call.usage_source,
-        call.reported_cost, call.reported_cost_source, int(call.reported_cost_disagrees),
-    ]  # fmt: skip
+    row = list(_LLM_ROW_FIELDS(call))
+    row[_UNPRICED] = int(row[_UNPRICED])  # UInt8 columns
+    row[_DISAGREES] = int(row[_DISAGREES])
+    return row
 
 
 # Columns added to llm_spans since the log's first format, with what a row logged before

@@ -73,6 +73,16 @@ def encoder(type_name: str) -> Encode:
         if key_type in ("String", "LowCardinality(String)") and value_type == "String":
             return string_map
         encode_key, encode_value = encoder(key_type), encoder(value_type)
+        if key_type == "LowCardinality(String)":  # names that repeat (cost components): encoded once
+            keys = _Strings()
+            encoded, add = keys.encoded, keys.add
+
+            def encode_named_map(mapping) -> bytes:
+                parts = [varint(len(mapping))]
+                for key, value in mapping.items():
+                    parts += (encoded.get(key) or add(key), encode_value(value))
+                return b"".join(parts)
+            return encode_named_map
 
         def encode_map(mapping) -> bytes:
             parts = [varint(len(mapping))]

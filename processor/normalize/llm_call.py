@@ -99,9 +99,16 @@ def _operation(attributes: dict[str, str]) -> str:
     return OPENINFERENCE_OPERATIONS.get((attributes.get(OPENINFERENCE_SPAN_KIND_KEY) or "").upper(), "")
 
 
+_SERVICE_TIER_KEYS = frozenset(RESPONSE_SERVICE_TIER_KEYS + REQUEST_SERVICE_TIER_KEYS)
+
+
 def _service_tier(attributes: dict[str, str], parameters: dict) -> str:
-    # What the provider says it used wins over what was asked for.
-    tier = first_value(attributes, RESPONSE_SERVICE_TIER_KEYS) or first_value(attributes, REQUEST_SERVICE_TIER_KEYS)
+    # What the provider says it used wins over what was asked for. Most spans name no tier:
+    # one set operation tells, rather than a lookup of every name.
+    if attributes.keys().isdisjoint(_SERVICE_TIER_KEYS):
+        tier = ""
+    else:
+        tier = first_value(attributes, RESPONSE_SERVICE_TIER_KEYS) or first_value(attributes, REQUEST_SERVICE_TIER_KEYS)
     if not tier and isinstance(parameters.get("service_tier"), str):
         tier = parameters["service_tier"]  # OpenInference: only in the request's parameters
     tier = tier.lower()
@@ -144,7 +151,8 @@ def _amount(text: str | None) -> Decimal | None:
 def _reported_cost(attributes: dict[str, str], usage: Usage) -> tuple[Decimal | None, str]:
     """Another tool's estimate of the cost, and the tool's name."""
     for key, source in REPORTED_COST_KEYS:
-        cost = _amount(attributes.get(key))
+        text = attributes.get(key)
+        cost = None if text is None else _amount(text)
         if cost is None:
             continue
         # OpenLIT writes 0 when the model is missing from its price list: not a price.

@@ -117,14 +117,19 @@ def read_request(request, *, now_ns: int) -> Normalized:
                 if problem:
                     result.reject(span, problem)
                     continue
+                # Each field read once: a protobuf field access costs, and bytes are copied.
+                raw_trace_id = span.trace_id
+                raw_span_id = span.span_id
                 parent = span.parent_span_id
                 start = span.start_time_unix_nano
                 end = span.end_time_unix_nano
-                trace_id = span.trace_id.hex()
-                span_id = span.span_id.hex()
+                status = span.status
+                status_code = status.code
+                trace_id = raw_trace_id.hex()
+                span_id = raw_span_id.hex()
                 parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
                 span_attributes = attributes_text(span.attributes)
-                failed = span.status.code == _STATUS_ERROR
+                failed = status_code == _STATUS_ERROR
                 if is_llm_call(span_attributes, failed=failed):
                     if defaults is None:
                         defaults = resource_attribution(resource_attributes)
@@ -136,7 +141,7 @@ def read_request(request, *, now_ns: int) -> Normalized:
                             trace_id=trace_id,
                             span_id=span_id,
                             parent_span_id=parent_span_id,
-                            status=STATUS_CODE_NAMES.get(span.status.code, "Unset"),
+                            status=STATUS_CODE_NAMES.get(status_code, "Unset"),
                             service_name=service_name,
                             defaults=defaults,
                             instrumentation=scope_name,
@@ -147,10 +152,13 @@ def read_request(request, *, now_ns: int) -> Normalized:
                         continue
                     calls.append(call)
                     call_rows.append(len(rows))
-                keys.append(span.trace_id + span.span_id)
+                keys.append(raw_trace_id + raw_span_id)
                 rows.append(
                     trace_row(
                         span,
+                        start=start,
+                        end=end,
+                        status=status,
                         trace_id=trace_id,
                         span_id=span_id,
                         parent_span_id=parent_span_id,

@@ -66,8 +66,9 @@ def parse_token_count(key: str, text: str) -> int:
 
 
 def _first_count(attributes: dict[str, str], keys: tuple[str, ...]) -> int | None:
+    get = attributes.get
     for key in keys:
-        text = attributes.get(key)
+        text = get(key)
         if text is not None:
             return parse_token_count(key, text)
     return None
@@ -101,21 +102,18 @@ def read_usage(attributes: dict[str, str], *, input_excludes_cache: bool = False
         cache_read = embedded.get("cache_read") if cache_read is None else cache_read
         cache_write = embedded.get("cache_write") if cache_write is None else cache_write
         reasoning = embedded.get("reasoning") if reasoning is None else reasoning
-    counts = (input_tokens, output_tokens, cache_read, cache_write, reasoning)
-    if counts.count(None) == len(counts):
+    if (input_tokens is None and output_tokens is None and cache_read is None and cache_write is None
+            and reasoning is None):
         return Usage()  # not reported: never estimated
 
-    usage = Usage(
-        input_tokens=input_tokens or 0,
-        output_tokens=output_tokens or 0,
-        cache_read_tokens=cache_read or 0,
-        cache_write_tokens=cache_write or 0,
-        reasoning_tokens=reasoning or 0,
-        reported=True,
-    )
-    cached = usage.cache_read_tokens + usage.cache_write_tokens
-    if input_excludes_cache or cached > usage.input_tokens:
-        usage.input_tokens += cached
-    if usage.reasoning_tokens > usage.output_tokens:
-        usage.output_tokens += usage.reasoning_tokens
-    return usage
+    input_tokens = input_tokens or 0
+    output_tokens = output_tokens or 0
+    cache_read = cache_read or 0
+    cache_write = cache_write or 0
+    reasoning = reasoning or 0
+    cached = cache_read + cache_write
+    if input_excludes_cache or cached > input_tokens:
+        input_tokens += cached
+    if reasoning > output_tokens:
+        output_tokens += reasoning
+    return Usage(input_tokens, output_tokens, cache_read, cache_write, reasoning, True)

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 # of whatever the thread's default Decimal context has been set to.
 MONEY = Context(prec=60, rounding=ROUND_HALF_EVEN)
 COST_PLACES = Decimal("1e-12")
+_ZERO = Decimal(0)
 
 # The components a cost is split into, in display order.
 COMPONENTS = ("input", "cache_read", "cache_write", "output", "reasoning", "request")
@@ -46,6 +47,8 @@ class Rate:
         object.__setattr__(self, "exact", all(price.as_tuple().exponent >= -6 for price in prices))
 
     def at(self, input_tokens: int) -> Decimal:
+        if not self.steps:
+            return self.base
         for above, price in reversed(self.steps):
             if input_tokens > above:
                 return price
@@ -126,25 +129,23 @@ class RateCard:
 
         # Which rate each token count is billed at: a count with no rate of its own
         # falls back to its parent (cache -> input, reasoning -> output).
-        counts: dict[str, int] = {"input": plain_input}
-        for name, tokens, rate in (("cache_read", cache_read_tokens, self.cache_read),
-                                   ("cache_write", cache_write_tokens, self.cache_write)):
-            if rate is None:
-                counts["input"] += tokens
-            else:
-                counts[name] = tokens
-        if self.reasoning is None:
-            counts["output"] = output_tokens
-        else:
-            counts["output"] = output_tokens - reasoning_tokens
-            counts["reasoning"] = reasoning_tokens
-
+        cache_read, cache_write, reasoning = self.cache_read, self.cache_write, self.reasoning
+        if cache_read is None:
+            plain_input += cache_read_tokens
+            cache_read_tokens = 0
+        if cache_write is None:
+            plain_input += cache_write_tokens
+            cache_write_tokens = 0
+        if reasoning is None:
+            reasoning_tokens = 0
         details: dict[str, Decimal] = {}
-        total = Decimal(0)
-        for name, tokens in counts.items():
+        total = _ZERO
+        for name, tokens, rate in (("input", plain_input, self.input), ("cache_read", cache_read_tokens, cache_read),
+                                   ("cache_write", cache_write_tokens, cache_write),
+                                   ("output", output_tokens - reasoning_tokens, self.output),
+                                   ("reasoning", reasoning_tokens, reasoning)):
             if tokens == 0:
                 continue
-            rate = getattr(self, name)
             if rate is None:
                 raise CannotPrice(f"no {name} price for {self.model}")
             details[name] = amount = rate.cost(tokens, input_tokens)
