@@ -8,12 +8,14 @@ Requests of 500 spans are built once:
   and the non-LLM spans around them (HTTP client and database spans, one with an event).
 
 Each round parses every request from its bytes, prepares it and pickles the result, as a
-worker does. Printed: process CPU µs per span for the three steps (medians of the rounds), and
-the best round's total.
-CPU time is far less disturbed by other load on the machine than wall time.
+worker does. Printed: process CPU µs per span for the three steps (medians of the rounds) and
+the best round's total. CPU time is less disturbed by other load on the machine than wall time,
+but a busy machine still inflates it; instructions per span, counted under valgrind
+(`--instructions`), do not change with the load at all.
 
     python benchmarks/prepare.py [--requests 20] [--rounds 5] [--workload ingest|mixed|both]
     python benchmarks/prepare.py --profile            # cProfile: the 25 functions costing most
+    python benchmarks/prepare.py --instructions --requests 2   # instructions per span, under valgrind
 """
 from __future__ import annotations
 
@@ -129,16 +131,41 @@ def measure(name: str, bodies: list[bytes], rounds: int) -> None:
           flush=True)
 
 
+def count_instructions(workload: str, requests: int) -> None:
+    """Instructions per span, counted by valgrind (callgrind): not disturbed by other load at all.
+    This script runs under it twice, with one round and with three; the difference is two rounds."""
+    import re
+    import shutil
+    import subprocess
+    if not shutil.which("valgrind"):
+        print("valgrind is not installed: no instruction counts")
+        return
+    counts = []
+    for rounds in (1, 3):
+        run = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                              __file__, "--workload", workload, "--requests", str(requests), "--rounds", str(rounds)],
+                             capture_output=True, text=True, check=True)
+        counts.append(int(re.search(r"Collected : (\d+)", run.stderr).group(1)))
+    spans = 2 * requests * SPANS_PER_BATCH
+    print(f"{workload:7s} {(counts[1] - counts[0]) / spans:,.0f} instructions/span (callgrind, parse + prepare_request"
+          " + pickle)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=20, help=f"requests of {SPANS_PER_BATCH} spans per workload")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workload", choices=(*WORKLOADS, "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one round instead")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per span under valgrind instead (slow: use --requests 2)")
     args = parser.parse_args()
     workloads = list(WORKLOADS) if args.workload == "both" else [args.workload]
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
     for name in workloads:
+        if args.instructions:
+            count_instructions(name, args.requests)
+            continue
         bodies = WORKLOADS[name](args.requests)
         if args.profile:
             pricer = Pricer()
