@@ -37,7 +37,7 @@ from .instrumentor import GenAIInstrumentor
 from .patching import foreign_wrapper, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
-from .streams import AsyncStreamProxy, SyncStreamProxy
+from .streams import AsyncStreamProxy, SyncStreamProxy, sync_stream
 from .usage import Usage
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SyncStreamProxy",
+    "sync_stream",
     "Telemetry",
     "Usage",
     "foreign_wrapper",

@@ -2,6 +2,8 @@
 
     stream = wrapped(*args, **kwargs)                 # the SDK's Stream / AsyncStream
     return SyncStreamProxy(stream, call, on_chunk)    # or AsyncStreamProxy
+    return sync_stream(stream, call, on_chunk)        # the same, but for a plain generator
+                                                      # a generator of ours (cheaper than a proxy)
 
 `on_chunk(call, chunk) -> bool` is the provider-specific part: it reads each
 chunk into `call` (response id, model, finish reasons, usage) and returns True
@@ -24,7 +26,7 @@ Everything else (attributes, `isinstance` checks) passes through to the stream.
 from __future__ import annotations
 
 import inspect
-from types import FunctionType, MethodType
+from types import FunctionType, GeneratorType, MethodType
 from typing import Any, Callable
 
 import wrapt
@@ -33,6 +35,17 @@ from .call import GenAICall
 from .safety import report_internal_error
 
 ChunkHandler = Callable[[GenAICall, Any], "bool | None"]
+
+
+def sync_stream(stream: Any, call: GenAICall, on_chunk: ChunkHandler) -> Any:
+    """A `SyncStreamProxy` of `stream`; for a plain generator (what some SDK methods
+    return), a generator of ours over it instead: the app gets a generator either way, and
+    ours costs a fraction of a proxy to make (which, among other things, looks up the
+    generator's missing `__module__`). The call then ends as with a proxy: with the stream,
+    or when the generator is closed or dropped."""
+    if isinstance(stream, GeneratorType):
+        return _observe(stream, call, on_chunk, _Lifeline(call))
+    return SyncStreamProxy(stream, call, on_chunk)
 
 
 class SyncStreamProxy(wrapt.ObjectProxy):
