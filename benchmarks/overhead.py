@@ -22,8 +22,8 @@ ratios.
    the test suite's fake servers (tests/instrumentation/fake_*.py, on loopback in this
    process) — recording what the patched method receives and returns. The timed calls
    replace the SDK's part by a stub handing back that recording (a stream's chunks,
-   parsed once up front, are iterated), so the figures are what tracing adds and
-   nothing else.
+   parsed once up front, are iterated, from a generator where the SDK returned one), so
+   the figures are what tracing adds and nothing else.
 2. End to end: the real `openai` SDK on an in-process mock transport (no network), a
    non-streamed chat completion and a streamed one. An SDK call itself costs a
    millisecond or more, so these figures carry noise of some tens of µs.
@@ -44,6 +44,7 @@ import os
 import statistics
 import sys
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -370,6 +371,8 @@ def _replay(result: Any, items: list | None) -> Any:
         fresh = copy.copy(result)
         fresh._iterator = iter(items)
         return fresh
+    if isinstance(result, types.GeneratorType):  # as the SDK answered (Google Gen AI, Cohere): a generator
+        return (item for item in items)
     return iter(items)
 
 

@@ -8,8 +8,9 @@ One small module per job; each module's docstring documents its API:
                response, `end()` / `fail(exc)` exactly once, metrics included.
 - `usage`      `Usage`: token counts in the conventions' semantics (input includes
                cache read/write, output includes reasoning); never estimated.
-- `streams`    `SyncStreamProxy` / `AsyncStreamProxy`: pass a stream through and
-               end its call on every way a stream can end.
+- `streams`    `SyncStreamProxy` / `AsyncStreamProxy` (`sync_stream`: a plain generator's
+               own generator instead): pass a stream through and end its call on every
+               way a stream can end.
 - `methods`    `MethodPatches`: the wrappers for SDKs patched at their public
                methods (Mistral, Cohere), sync, async and async generators.
 - `metrics`    `GenAIMetrics`: the three GenAI client histograms with the spec's
@@ -37,7 +38,7 @@ from .instrumentor import GenAIInstrumentor
 from .patching import foreign_wrapper, unwrap, wrap
 from .safety import report_internal_error
 from .settings import Settings, SettingsError
-from .streams import AsyncStreamProxy, SyncStreamProxy
+from .streams import AsyncStreamProxy, SyncStreamProxy, sync_stream
 from .usage import Usage
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SyncStreamProxy",
+    "sync_stream",
     "Telemetry",
     "Usage",
     "foreign_wrapper",

@@ -235,7 +235,8 @@ class GenAICall:
             return
         self.ended = True
         span = self.span
-        duration = perf_counter() - self.started
+        metrics = self.telemetry.metrics
+        duration = perf_counter() - self.started if metrics is not None else None  # for metrics only
         usage = self.usage
         time_to_first_chunk = None
         try:
@@ -259,7 +260,6 @@ class GenAICall:
             report_internal_error("ending a GenAI span")
         finally:
             span.end()
-        metrics = self.telemetry.metrics
         if metrics is None:
             return
         try:

@@ -28,7 +28,7 @@ from .call import GenAICall, Telemetry
 from .hook import asend_arguments, send_arguments, set_model_keyword
 from .patching import foreign_wrapper, wrap
 from .safety import report_internal_error
-from .streams import AsyncStreamProxy, ChunkHandler, SyncStreamProxy
+from .streams import AsyncStreamProxy, ChunkHandler, sync_stream
 
 
 def wrap_methods(targets: Iterable[tuple[str, str, Callable]]) -> tuple[tuple[str, str], ...]:
@@ -125,8 +125,10 @@ class MethodPatches:
     def _finish(endpoint: Endpoint, call: GenAICall, result: Any) -> Any:
         try:
             if endpoint.stream_reader is not None:
-                proxy_class = AsyncStreamProxy if hasattr(result, "__anext__") else SyncStreamProxy
-                return proxy_class(result, call, endpoint.stream_reader(call.capture_content))
+                on_chunk = endpoint.stream_reader(call.capture_content)
+                if hasattr(result, "__anext__"):
+                    return AsyncStreamProxy(result, call, on_chunk)
+                return sync_stream(result, call, on_chunk)
             endpoint.read_result(call, result)
         except Exception:
             report_internal_error(f"reading a {endpoint.name} response")

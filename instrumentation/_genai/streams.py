@@ -2,6 +2,8 @@
 
     stream = wrapped(*args, **kwargs)                 # the SDK's Stream / AsyncStream
     return SyncStreamProxy(stream, call, on_chunk)    # or AsyncStreamProxy
+    return sync_stream(stream, call, on_chunk)        # the same, but for a plain generator
+                                                      # a generator of ours (cheaper than a proxy)
 
 `on_chunk(call, chunk) -> bool` is the provider-specific part: it reads each
 chunk into `call` (response id, model, finish reasons, usage) and returns True
@@ -24,6 +26,7 @@ Everything else (attributes, `isinstance` checks) passes through to the stream.
 from __future__ import annotations
 
 import inspect
+from types import FunctionType, GeneratorType, MethodType
 from typing import Any, Callable
 
 import wrapt
@@ -34,11 +37,24 @@ from .safety import report_internal_error
 ChunkHandler = Callable[[GenAICall, Any], "bool | None"]
 
 
+def sync_stream(stream: Any, call: GenAICall, on_chunk: ChunkHandler) -> Any:
+    """A `SyncStreamProxy` of `stream`; for a plain generator (what some SDK methods
+    return), a generator of ours over it instead: the app gets a generator either way, and
+    ours costs a fraction of a proxy to make (which, among other things, looks up the
+    generator's missing `__module__`). The call then ends as with a proxy: with the stream,
+    or when the generator is closed or dropped."""
+    if isinstance(stream, GeneratorType):
+        return _observe(stream, call, on_chunk, _Lifeline(call))
+    return SyncStreamProxy(stream, call, on_chunk)
+
+
 class SyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, stream: Any, call: GenAICall, on_chunk: ChunkHandler):
         super().__init__(stream)
         self._self_call = call
-        iterator = stream if hasattr(stream, "__next__") else iter(stream)
+        # The stream's own iterator (for the SDKs' Stream classes a generator), whose end
+        # raises no StopIteration through Python frames, as its `__next__` would.
+        iterator = iter(stream)
         # Held by the proxy and by the generator: the call ends when both are gone.
         lifeline = _Lifeline(call)
         self._self_lifeline = lifeline
@@ -170,29 +186,31 @@ def _observe(iterator: Any, call: GenAICall, on_chunk: ChunkHandler, lifeline: _
     """Pass the chunks of `iterator` on, reading each into `call`; end the call with the stream.
 
     `lifeline` is only held, so that the call ends when this generator is dropped."""
+    on_chunk = _callable(on_chunk)
     first = True
-    while True:
-        try:
-            chunk = iterator.__next__()
-        except StopIteration:
-            call.end()
-            return
-        except BaseException as exc:
-            call.fail(exc)
-            raise
-        if first:
-            call.mark_first_chunk()
-            first = False
-        try:
-            if on_chunk(call, chunk):
-                continue  # a chunk the app did not ask for
-        except Exception:
-            report_internal_error("reading a stream chunk")
-        yield chunk
+    try:
+        # A `for` loop: the cheapest step per chunk, and a generator's end raises nothing.
+        for chunk in iterator:
+            if first:
+                call.mark_first_chunk()
+                first = False
+            try:
+                if on_chunk(call, chunk):
+                    continue  # a chunk the app did not ask for
+            except Exception:
+                report_internal_error("reading a stream chunk")
+            yield chunk
+    except GeneratorExit:  # closed or dropped by the app: close() or the lifeline ends the call
+        raise
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    call.end()
 
 
 async def _observe_async(iterator: Any, call: GenAICall, on_chunk: ChunkHandler):
     """`_observe` for async streams."""
+    on_chunk = _callable(on_chunk)
     first = True
     while True:
         try:
@@ -212,6 +230,14 @@ async def _observe_async(iterator: Any, call: GenAICall, on_chunk: ChunkHandler)
         except Exception:
             report_internal_error("reading a stream chunk")
         yield chunk
+
+
+def _callable(on_chunk: ChunkHandler) -> ChunkHandler:
+    """A reader object's bound `__call__`: calling it costs a fraction of calling the object
+    itself, once per chunk."""
+    if isinstance(on_chunk, (FunctionType, MethodType)):
+        return on_chunk
+    return on_chunk.__call__
 
 
 def _end_abandoned(proxy: Any) -> None:

@@ -33,9 +33,12 @@ class Usage:
         reasoning_tokens: int | None = None,
     ) -> "Usage":
         """For providers (Anthropic) whose input count leaves out cached tokens."""
-        parts = [n for n in (input_tokens, cache_read_tokens, cache_write_tokens) if n is not None]
+        total = None
+        for part in (input_tokens, cache_read_tokens, cache_write_tokens):
+            if part is not None:
+                total = part if total is None else total + part
         return cls(
-            input_tokens=sum(parts) if parts else None,
+            input_tokens=total,
             output_tokens=output_tokens,
             cache_read_tokens=cache_read_tokens,
             cache_write_tokens=cache_write_tokens,

@@ -72,11 +72,15 @@ class MessageStreamReader:
             return
         # Counts on message_delta are cumulative totals: they replace, never add.
         self.output_tokens = getattr(usage, "output_tokens", None)
-        for field, name in (("input_tokens", "input_tokens"), ("cache_read", "cache_read_input_tokens"),
-                            ("cache_write", "cache_creation_input_tokens")):
-            value = getattr(usage, name, None)
-            if value is not None:
-                setattr(self, field, value)
+        input_tokens = getattr(usage, "input_tokens", None)
+        if input_tokens is not None:
+            self.input_tokens = input_tokens
+        cache_read = getattr(usage, "cache_read_input_tokens", None)
+        if cache_read is not None:
+            self.cache_read = cache_read
+        cache_write = getattr(usage, "cache_creation_input_tokens", None)
+        if cache_write is not None:
+            self.cache_write = cache_write
         thinking = getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None)
         if thinking is not None:
             self.thinking_tokens = thinking

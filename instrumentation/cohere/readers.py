@@ -17,22 +17,23 @@ REQUEST_TOP_K = "gen_ai.request.top_k"
 REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
 
 # Method keyword -> span attribute.
-_REQUEST_FIELDS = (
-    ("max_tokens", attr.REQUEST_MAX_TOKENS),
-    ("temperature", attr.REQUEST_TEMPERATURE),
-    ("p", attr.REQUEST_TOP_P),
-    ("k", REQUEST_TOP_K),
-    ("seed", attr.REQUEST_SEED),
-    ("presence_penalty", attr.REQUEST_PRESENCE_PENALTY),
-    ("frequency_penalty", attr.REQUEST_FREQUENCY_PENALTY),
-)
+_REQUEST_FIELDS = {
+    "max_tokens": attr.REQUEST_MAX_TOKENS,
+    "temperature": attr.REQUEST_TEMPERATURE,
+    "p": attr.REQUEST_TOP_P,
+    "k": REQUEST_TOP_K,
+    "seed": attr.REQUEST_SEED,
+    "presence_penalty": attr.REQUEST_PRESENCE_PENALTY,
+    "frequency_penalty": attr.REQUEST_FREQUENCY_PENALTY,
+}
 
 
 def add_request_attributes(attributes: dict, kwargs: dict) -> None:
-    for field, name in _REQUEST_FIELDS:
-        value = kwargs.get(field)
+    # Calls pass few keywords: walk them rather than probe for every option.
+    for field, value in kwargs.items():
+        name = _REQUEST_FIELDS.get(field)
         # The SDK's "not given" marker (OMIT) is none of these types.
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
             attributes[name] = value
     stop = kwargs.get("stop_sequences")
     if isinstance(stop, (list, tuple)) and stop:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .._genai import AsyncStreamProxy, GenAICall, SyncStreamProxy, Telemetry, report_internal_error
+from .._genai import AsyncStreamProxy, GenAICall, Telemetry, report_internal_error, sync_stream
 from .._genai import attributes as attr
 from .._genai.server import server_of
 from .._genai.hook import asend_arguments, send_arguments
@@ -103,7 +103,7 @@ class RequestPatches:
         except BaseException as exc:
             call.fail(exc)
             raise
-        return SyncStreamProxy(chunks, call, readers.StreamReader(call.capture_content))
+        return sync_stream(chunks, call, readers.StreamReader(call.capture_content))
 
     async def traced_async_request_streamed(self, wrapped, instance, args, kwargs):
         call = self._start(instance, args, kwargs, streamed=True)

@@ -76,13 +76,18 @@ def read_body(call: GenAICall, body: Any) -> None:
 
 def read_response(call: GenAICall, data: dict) -> None:
     """A `GenerateContentResponse`, an embeddings response, or one chunk of a stream."""
-    if data.get("responseId"):
-        call.response_id = data["responseId"]
-    if data.get("modelVersion"):
-        call.response_model = data["modelVersion"]
+    response_id, model = data.get("responseId"), data.get("modelVersion")
+    if response_id:
+        call.response_id = response_id
+    if model:
+        call.response_model = model
     candidates = data.get("candidates")
     if candidates:
-        reasons = tuple(str(c["finishReason"]).lower() for c in candidates if c.get("finishReason"))
+        if len(candidates) == 1:  # the usual case (and every chunk of a stream): no generator
+            reason = candidates[0].get("finishReason")
+            reasons = (str(reason).lower(),) if reason else None
+        else:
+            reasons = tuple(str(c["finishReason"]).lower() for c in candidates if c.get("finishReason"))
         if reasons:
             call.finish_reasons = reasons
     metadata = data.get("usageMetadata")

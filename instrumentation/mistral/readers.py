@@ -17,23 +17,24 @@ RESPONSE_SERVICE_TIER = "mistral.response.service_tier"
 REQUEST_TOP_K = "gen_ai.request.top_k"
 
 # Method keyword -> span attribute.
-_REQUEST_FIELDS = (
-    ("max_tokens", attr.REQUEST_MAX_TOKENS),
-    ("temperature", attr.REQUEST_TEMPERATURE),
-    ("top_p", attr.REQUEST_TOP_P),
-    ("top_k", REQUEST_TOP_K),
-    ("random_seed", attr.REQUEST_SEED),
-    ("presence_penalty", attr.REQUEST_PRESENCE_PENALTY),
-    ("frequency_penalty", attr.REQUEST_FREQUENCY_PENALTY),
-    ("service_tier", REQUEST_SERVICE_TIER),
-)
+_REQUEST_FIELDS = {
+    "max_tokens": attr.REQUEST_MAX_TOKENS,
+    "temperature": attr.REQUEST_TEMPERATURE,
+    "top_p": attr.REQUEST_TOP_P,
+    "top_k": REQUEST_TOP_K,
+    "random_seed": attr.REQUEST_SEED,
+    "presence_penalty": attr.REQUEST_PRESENCE_PENALTY,
+    "frequency_penalty": attr.REQUEST_FREQUENCY_PENALTY,
+    "service_tier": REQUEST_SERVICE_TIER,
+}
 
 
 def add_request_attributes(attributes: dict, kwargs: dict) -> None:
-    for field, name in _REQUEST_FIELDS:
-        value = kwargs.get(field)
+    # Calls pass few keywords: walk them rather than probe for every option.
+    for field, value in kwargs.items():
+        name = _REQUEST_FIELDS.get(field)
         # The SDK's "not given" marker (UNSET) is none of these types.
-        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        if name is not None and isinstance(value, (int, float, str)) and not isinstance(value, bool):
             attributes[name] = value
     choices = kwargs.get("n")
     if isinstance(choices, int) and choices != 1:
@@ -45,6 +46,14 @@ def field(value: Any, name: str) -> Any:
     or of a dict (how extra nested objects arrive); None when absent."""
     if isinstance(value, dict):
         return value.get(name)
+    # Pydantic keeps declared fields in the instance's __dict__ and the others in
+    # __pydantic_extra__: read there, as a failed attribute lookup raises (slowly) inside.
+    declared = getattr(value, "__dict__", None)
+    if declared is not None and name in declared:
+        return declared[name]
+    extra = getattr(value, "__pydantic_extra__", None)
+    if isinstance(extra, dict):
+        return extra.get(name)
     return getattr(value, name, None)
 
 

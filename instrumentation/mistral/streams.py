@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._genai import GenAICall
-from .readers import _text, field, read_usage, text_message
+from .readers import _text, read_usage, text_message
 
 
 class ChatStreamReader:
@@ -23,10 +23,11 @@ class ChatStreamReader:
 
     def __call__(self, call: GenAICall, event: Any) -> bool:
         chunk = getattr(event, "data", event)
+        # Fields the SDK's CompletionChunk declares: plain attributes, read once per chunk.
         if call.response_id is None:
-            call.response_id = field(chunk, "id")
-            call.response_model = field(chunk, "model")
-        for choice in field(chunk, "choices") or ():
+            call.response_id = getattr(chunk, "id", None)
+            call.response_model = getattr(chunk, "model", None)
+        for choice in getattr(chunk, "choices", None) or ():
             if self.texts is not None:
                 text = _text(getattr(choice.delta, "content", None))
                 if text:
@@ -37,7 +38,7 @@ class ChatStreamReader:
                 if self.texts is not None:
                     call.capture_output([text_message("".join(self.texts.get(i, ())), self.reasons.get(i))
                                          for i in sorted(set(self.texts) | set(self.reasons))])
-        usage = field(chunk, "usage")
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             read_usage(call, usage)
         return False
