@@ -47,12 +47,12 @@ def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anom
     if not days:
         return []
     # The range narrowed to those days: their calls and the baseline days before them are read.
-    judged = sorted(date.fromisoformat(str(d["day"])) for d in days)  # a Date, or its text through JSON
-    first = max(as_moment(window["start"]), _utc_day(judged[0]))
-    last = min(as_moment(window["end"]), _utc_day(judged[-1] + timedelta(days=1)))
+    judged = [date.fromisoformat(str(d["day"])) for d in days]  # a Date, or its text through JSON
+    first = max(as_moment(window["start"]), _utc_day(min(judged)))
+    last = min(as_moment(window["end"]), _utc_day(max(judged) + timedelta(days=1)))
     rows = fetch(run, load_sql("request_outliers"), {
         **parameters, **range_parameters(first, last), "max_results": settings.max_per_kind,
-        "apps": [d["app"] for d in days], "models": [d["model"] for d in days], "days": [str(d["day"]) for d in days]})
+        "apps": [d["app"] for d in days], "models": [d["model"] for d in days], "days": [str(day) for day in judged]})
     return [_anomaly(row, "request_outlier", [row["trace_id"]], settings,
                      f"one call cost {_money(row['observed'])}, over {rules.multiplier} x the p95 "
                      f"{_money(row['baseline'])} of its app/model in the {rules.baseline_days} days before")
