@@ -30,9 +30,9 @@ def find_anomalies(run: Runner, start: datetime | date, end: datetime | date, *,
     found: list[Anomaly] = []
     if "request_outlier" in wanted:
         found += _request_outliers(run, window, settings)
-    for kind, spikes, seconds in (("hourly_spike", settings.hourly, 3600), ("daily_spike", settings.daily, 86400)):
-        if kind in wanted:
-            found += _spikes(run, window, settings, kind, spikes, seconds)
+    scales = [scale for scale in _SPIKE_SCALES if scale[0] in wanted]
+    if scales:
+        found += _spikes(run, window, settings, scales)
     if wanted & {"new_app", "new_model"}:
         found += [a for a in _new_arrivals(run, window, settings) if a.kind in wanted]
     return found
@@ -59,19 +59,31 @@ def _request_outliers(run, window: dict, settings: AnomalySettings) -> list[Anom
             for row in rows]
 
 
-def _spikes(run, window: dict, settings: AnomalySettings, kind: str, rules: SpikeSettings,
-            seconds: int) -> list[Anomaly]:
+# (kind, the settings' field of its rules, bucket seconds, what a bucket is called)
+_SPIKE_SCALES = (("hourly_spike", "hourly", 3600, "hour"), ("daily_spike", "daily", 86400, "day"))
+
+
+def _spikes(run, window: dict, settings: AnomalySettings, scales: list[tuple]) -> list[Anomaly]:
+    """Hourly and daily spikes, judged in one read of the rollup: hourly ones first."""
+    rules = {kind: getattr(settings, field) for kind, field, _, _ in scales}
     rows = fetch(run, load_sql("spend_spikes"), {
-        **window, "bucket_seconds": seconds, "history_buckets": rules.baseline_buckets,
-        "fence_multiplier": str(rules.fence_multiplier), "min_spend": str(rules.min_spend),
-        "min_requests": rules.min_requests, "min_active_buckets": rules.min_active_buckets,
+        **window, "kinds": [kind for kind, *_ in scales], "bucket_seconds": [seconds for _, _, seconds, _ in scales],
+        "history_buckets": [rules[kind].baseline_buckets for kind, *_ in scales],
+        "fence_multipliers": [str(rules[kind].fence_multiplier) for kind, *_ in scales],
+        "min_spends": [str(rules[kind].min_spend) for kind, *_ in scales],
+        "min_requests": [rules[kind].min_requests for kind, *_ in scales],
+        "min_active_buckets": [rules[kind].min_active_buckets for kind, *_ in scales],
         "max_results": settings.max_per_kind})
-    examples = _spike_examples(run, rows, seconds, window["end"])
-    unit = "hour" if seconds == 3600 else "day"
-    return [_anomaly(row, kind, examples.get((row["app"], row["model"], as_moment(row["at"])), []), settings,
-                     f"spent {_money(row['observed'])} in one {unit}, above the fence {_money(row['threshold'])} "
-                     f"(median {_money(row['baseline'])}) of the {rules.baseline_buckets} {unit}s before")
-            for row in rows]
+    found = []
+    for kind, _, seconds, unit in scales:
+        spikes = [row for row in rows if row["kind"] == kind]
+        examples = _spike_examples(run, spikes, seconds, window["end"])
+        found += [_anomaly(row, kind, examples.get((row["app"], row["model"], as_moment(row["at"])), []), settings,
+                           f"spent {_money(row['observed'])} in one {unit}, above the fence "
+                           f"{_money(row['threshold'])} (median {_money(row['baseline'])}) of the "
+                           f"{rules[kind].baseline_buckets} {unit}s before")
+                  for row in spikes]
+    return found
 
 
 def _spike_examples(run, spikes: list[dict], seconds: int, end: str) -> dict[tuple, list[str]]:

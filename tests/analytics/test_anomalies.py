@@ -208,6 +208,26 @@ def test_the_days_the_histogram_picks_lose_no_outlier(anomalous, multiplier, at_
     assert [(a.trace_ids[0], a.baseline) for a in found] == [(r["trace_id"], r["baseline"]) for r in every_day]
 
 
+def test_each_spike_scale_keeps_its_own_highest_scores(anomalous):
+    """Hourly and daily spikes are judged in one query, yet each kind gets max_per_kind of its
+    own: the highest-scoring ones, as without the cap."""
+    lax = SpikeSettings(baseline_buckets=24, min_spend=Decimal("0.0001"), min_requests=1,
+                        min_active_buckets=1, fence_multiplier=Decimal("0.1"))
+    lax_daily = SpikeSettings(baseline_buckets=7, min_spend=Decimal("0.0001"), min_requests=1,
+                              min_active_buckets=1, fence_multiplier=Decimal("0.1"))
+    kinds = {"hourly_spike", "daily_spike"}
+
+    def spikes(cap):
+        found = find_anomalies(anomalous, WINDOW_START, MONTH_END, kinds=kinds,
+                               settings=AnomalySettings(hourly=lax, daily=lax_daily, max_per_kind=cap))
+        return {kind: [(a.app, a.model, a.at, a.score) for a in found if a.kind == kind] for kind in kinds}
+
+    everything, capped = spikes(10_000), spikes(3)
+    assert min(len(everything["hourly_spike"]), len(everything["daily_spike"])) > 3
+    assert capped == {kind: found[:3] for kind, found in everything.items()}
+    assert everything["hourly_spike"][0][3] >= everything["hourly_spike"][-1][3]  # by score, highest first
+
+
 def test_without_history_nothing_is_new(clickhouse):
     """A fresh store: the first calls it sees are not news."""
     stream = stream_of("support-bot", "gpt-4o-mini")
