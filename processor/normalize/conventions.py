@@ -2,7 +2,8 @@
 
 Keys are listed best first: the current OpenTelemetry GenAI conventions, then their
 deprecated names, then OpenLLMetry (traceloop), OpenInference (Arize Phoenix) and
-OpenLIT. Token semantics per source are documented in `usage.py`.
+OpenLIT. Token semantics per source are documented in `usage.py`. The Vercel AI SDK's
+own names are translated to these before a span is read (`vercel_ai.py`).
 """
 from __future__ import annotations
 

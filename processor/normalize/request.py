@@ -13,6 +13,7 @@ from .trace_rows import OTEL_TRACES_COLUMNS, SPAN_ATTRIBUTES_INDEX, STATUS_CODE_
 from .usage import InvalidSpan
 from .validation import span_problem
 from .values import attributes_text
+from .vercel_ai import OPERATION_ID_KEY, call_attributes
 from .wrappers import WrapperFilter
 
 # Enough reasons for an OTLP partial_success message; the count says the rest.
@@ -130,12 +131,13 @@ def read_request(request, *, now_ns: int) -> Normalized:
                 parent_span_id = "" if parent.count(0) == len(parent) else parent.hex()
                 span_attributes = attributes_text(span.attributes)
                 failed = status_code == _STATUS_ERROR
-                if is_llm_call(span_attributes, failed=failed):
+                read = call_attributes(span_attributes) if OPERATION_ID_KEY in span_attributes else span_attributes
+                if is_llm_call(read, failed=failed):
                     if defaults is None:
                         defaults = resource_attribution(resource_attributes)
                     try:
                         call = read_llm_call(
-                            span_attributes,
+                            read,
                             timestamp_ns=start,
                             duration_ns=end - start,
                             trace_id=trace_id,

@@ -41,13 +41,23 @@ class Receiver:
                 pass
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                body = self._body()
                 if self.path.endswith("/v1/traces"):
                     receiver.requests.append(ExportTraceServiceRequest.FromString(body))
                 self.send_response(200)
                 self.send_header("content-type", "application/x-protobuf")
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def _body(self) -> bytes:
+                if self.headers.get("transfer-encoding", "").lower() != "chunked":  # Node's exporter chunks
+                    return self.rfile.read(int(self.headers.get("content-length") or 0))
+                chunks = []
+                while size := int(self.rfile.readline().split(b";")[0], 16):
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                self.rfile.readline()
+                return b"".join(chunks)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -70,15 +80,16 @@ def _scrub(value, paths: list[str]):
 
 def capture(name: str) -> None:
     stack = STACKS[name]
-    python, _ = build(stack)
+    runtime, _ = build(stack)
     receiver = Receiver()
     with FakeOpenAI(unique_ids=True) as fake:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""),
                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test"}
-        subprocess.run(stack.command(python), env=env, check=True, timeout=300)
+        subprocess.run(stack.command(runtime), env=env, check=True, timeout=300)
     receiver.server.shutdown()
-    paths = sorted({str(python.parent.parent), str(HERE.parent.parent), sys.base_prefix, str(Path.home())},
+    install = runtime.parent if stack.is_node else runtime.parent.parent
+    paths = sorted({str(install), str(HERE.parent.parent), sys.base_prefix, str(Path.home())},
                    key=len, reverse=True)
     documents = [_scrub(json_format.MessageToDict(request), paths) for request in receiver.requests]
     (FIXTURES / f"{name}.json").write_text(json.dumps(documents, indent=1))

@@ -1,10 +1,12 @@
 """A virtual environment per framework stack, built from the pinned requirement files in
 requirements/ (their pins conflict: OpenLIT wants openai<3, the official openai-v2
-instrumentation wants httpx and util-genai 1.1b0, the rest take openai 3.x).
+instrumentation wants httpx and util-genai 1.1b0, the rest take openai 3.x). A Node.js
+stack (node/<name>/: its app, package.json and lock) is installed there with `npm ci`.
 
-Environments are built with uv, once per requirements file content, under
-$LLMLEDGER_STACKS_DIR (default ~/.cache/llmledger/test-stacks) and reused by later runs.
-A stack that cannot be installed fails its test with uv's message; none is skipped.
+Environments are built with uv (or npm), once per requirements file (lock and app) content,
+under $LLMLEDGER_STACKS_DIR (default ~/.cache/llmledger/test-stacks) and reused by later
+runs. A stack that cannot be installed fails its test with the installer's message; none
+is skipped.
 
     python tests/stacks/environments.py --compile   # re-pin requirements/*.txt from *.in
 """
@@ -22,20 +24,34 @@ from pathlib import Path
 HERE = Path(__file__).parent
 REQUIREMENTS = HERE / "requirements"
 APPS = HERE / "apps"
+NODE_APPS = HERE / "node"
 
 
 @dataclass(frozen=True)
 class Stack:
-    name: str  # requirements/<name>.txt
-    app: str  # apps/<app>
+    name: str  # requirements/<name>.txt, or node/<name>/ for a Node.js app
+    app: str  # apps/<app>, or node/<name>/<app>
     args: tuple[str, ...] = ()
 
     @property
-    def requirements(self) -> Path:
-        return REQUIREMENTS / f"{self.name}.txt"
+    def is_node(self) -> bool:
+        return self.app.endswith(".mjs")
 
-    def command(self, python: Path) -> list[str]:
-        return [str(python), str(APPS / self.app), *self.args]
+    @property
+    def requirements(self) -> Path:
+        return NODE_APPS / self.name / "package-lock.json" if self.is_node else REQUIREMENTS / f"{self.name}.txt"
+
+    def command(self, runtime: Path) -> list[str]:
+        """`runtime`: what `build` returned, the stack's python or its installed Node.js app."""
+        if self.is_node:
+            return ["node", str(runtime), *self.args]
+        return [str(runtime), str(APPS / self.app), *self.args]
+
+    def digest(self) -> str:
+        content = self.requirements.read_bytes()
+        if self.is_node:  # the app runs from the install (Node finds packages beside it)
+            content += (NODE_APPS / self.name / self.app).read_bytes()
+        return hashlib.sha256(content).hexdigest()[:16]
 
 
 STACKS = {stack.name: stack for stack in (
@@ -48,6 +64,7 @@ STACKS = {stack.name: stack for stack in (
     Stack("logfire", "logfire_app.py"),
     Stack("litellm", "litellm_app.py"),
     Stack("openai_v2", "openai_v2_app.py"),
+    Stack("vercel_ai", "app.mjs"),
 )}
 
 
@@ -67,21 +84,28 @@ class InstallFailed(Exception):
 
 
 def build(stack: Stack) -> tuple[Path, float]:
-    """The stack's python, and the seconds its install took (0 when it was already built)."""
-    digest = hashlib.sha256(stack.requirements.read_bytes()).hexdigest()[:16]
-    home = cache_root() / f"{stack.name}-{digest}"
-    python = home / "bin" / "python"
-    if python.exists():
-        return python, 0.0
+    """The stack's runtime (see `Stack.command`), and the seconds its install took (0 when
+    it was already built)."""
+    home = cache_root() / f"{stack.name}-{stack.digest()}"
+    runtime = home / stack.app if stack.is_node else home / "bin" / "python"
+    if runtime.exists():
+        return runtime, 0.0
     started = time.monotonic()
     partial = home.with_name(home.name + f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    steps = ([uv(), "venv", "--quiet", "--python", sys.executable, str(partial)],
-             [uv(), "pip", "install", "--quiet", "--python", str(partial / "bin" / "python"),
-              "-r", str(stack.requirements)])
+    if stack.is_node:
+        partial.mkdir()
+        for name in ("package.json", "package-lock.json", stack.app):
+            shutil.copy(NODE_APPS / stack.name / name, partial / name)
+        steps = (["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],)
+    else:
+        steps = ([uv(), "venv", "--quiet", "--python", sys.executable, str(partial)],
+                 [uv(), "pip", "install", "--quiet", "--python", str(partial / "bin" / "python"),
+                  "-r", str(stack.requirements)])
     for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, timeout=1200)
+        done = subprocess.run(step, capture_output=True, text=True, timeout=1200,
+                              cwd=partial if stack.is_node else None)
         if done.returncode != 0:
             shutil.rmtree(partial, ignore_errors=True)
             raise InstallFailed(f"installing {stack.name} failed: {done.stderr.strip() or done.stdout.strip()}")
@@ -89,10 +113,10 @@ def build(stack: Stack) -> tuple[Path, float]:
         partial.rename(home)  # whole or not at all: a half-built environment is never reused
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)  # another run built it meanwhile
-        if not python.exists():
+        if not runtime.exists():
             raise
     # The venv was made at the partial path; its scripts name it, but `bin/python` runs anywhere.
-    return python, time.monotonic() - started
+    return runtime, time.monotonic() - started
 
 
 def compile_requirements() -> None:

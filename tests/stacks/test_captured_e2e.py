@@ -21,7 +21,7 @@ SERVICES = {
     "agents_openinference": "agents-openinference", "langchain_openinference": "langchain-openinference",
     "langchain_openllmetry": "langchain-openllmetry", "litellm": "litellm-otel",
     "llamaindex_openinference": "llamaindex-openinference", "logfire": "logfire-openai",
-    "openai_v2": "openai-v2", "openlit": "openlit-openai", "pydantic_ai": "pydantic-ai",
+    "openai_v2": "openai-v2", "openlit": "openlit-openai", "pydantic_ai": "pydantic-ai", "vercel_ai": "vercel-ai",
 }
 REAL_CALLS = {stack: 3 for stack in STACKS} | {"openlit": 4}
 

@@ -53,12 +53,14 @@ EXPECTED = {
     # the full input rate, as the span says. 1200 x 0.15 + 300 x 0.60 = 360 per 1M;
     # 1500 x 0.15 + 42 x 0.60 = 250.2 per 1M.
     "openai_v2": [(1200, 300, 0, 0, Decimal("0.00036")), (1500, 42, 0, 0, Decimal("0.0002502"))],
+    # The Vercel AI SDK (Node.js) states the cache and reasoning counts under ai.usage.* only.
+    "vercel_ai": [CHAT, STREAM],
 }
 SERVICE_NAMES = {
     "openlit": "openlit-openai", "langchain_openllmetry": "langchain-openllmetry",
     "langchain_openinference": "langchain-openinference", "llamaindex_openinference": "llamaindex-openinference",
     "agents_openinference": "agents-openinference", "pydantic_ai": "pydantic-ai", "logfire": "logfire-openai",
-    "litellm": "litellm-otel", "openai_v2": "openai-v2",
+    "litellm": "litellm-otel", "openai_v2": "openai-v2", "vercel_ai": "vercel-ai",
 }
 # The tools that put a cost estimate of their own on the span, and that estimate.
 TOOL_ESTIMATES = {"litellm": "litellm", "pydantic_ai": "pydantic-ai"}
