@@ -22,6 +22,10 @@ from llmledger.processor.record import LlmCall
 
 SPANS = Path(__file__).parent / "spans"
 STACKS = sorted(path.stem for path in SPANS.glob("*.json"))
+# The calls each stack app made that reached the provider: a call, a streamed call and a
+# failed call; OpenLIT's app also a stream without usage, the Vercel AI SDK's two more calls
+# through Anthropic.
+REAL_CALLS = {stack: 3 for stack in STACKS} | {"openlit": 4, "vercel_ai": 5}
 
 
 def captured_requests(stack: str) -> list[ExportTraceServiceRequest]:

@@ -1,6 +1,7 @@
 """The Vercel AI SDK's spans: the captured ones of its real Node.js packages
-(spans/vercel_ai.json: generateText, streamText and a call the server failed, through
-@ai-sdk/openai), and the other providers' and versions' spellings."""
+(spans/vercel_ai.json: generateText, streamText and a call the server failed through
+@ai-sdk/openai, generateText and streamText through @ai-sdk/anthropic), and the other
+providers' and versions' spellings."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -22,9 +23,9 @@ def tokens(call):
 def test_each_provider_call_is_one_call_and_the_function_spans_are_not():
     spans = [span.name for request in captured_requests("vercel_ai") for resource in request.resource_spans
              for scope in resource.scope_spans for span in scope.spans]
-    assert sorted(spans) == sorted(["ai.generateText", "ai.generateText.doGenerate"] * 2
-                                   + ["ai.streamText", "ai.streamText.doStream"])
-    chat, stream, failed = captured_calls("vercel_ai")
+    assert sorted(spans) == sorted(["ai.generateText", "ai.generateText.doGenerate"] * 3
+                                   + ["ai.streamText", "ai.streamText.doStream"] * 2)
+    chat, stream, failed, _, _ = captured_calls("vercel_ai")
     # The breakdown is only under ai.usage.inputTokenDetails / outputTokenDetails.
     assert tokens(chat) == (1200, 300, 1024, 64, 128) and not chat.streaming
     assert tokens(stream) == (1500, 42, 1280, 0, 10) and stream.streaming
@@ -34,20 +35,34 @@ def test_each_provider_call_is_one_call_and_the_function_spans_are_not():
     assert failed.status == "Error" and not failed.usage_reported
 
 
+def test_anthropic_input_counts_the_cached_tokens_as_openai_does():
+    """The SDK's input total for Anthropic is its input_tokens plus the cache reads and
+    writes (100 + 2000 + 500), like OpenAI's prompt_tokens: read as such, not as Anthropic's."""
+    *_, claude, claude_stream = captured_calls("vercel_ai")
+    for call in (claude, claude_stream):
+        assert (call.provider, call.request_model, call.response_model) == (
+            "anthropic", "claude-sonnet-4-5", "claude-sonnet-4-5-20250929")
+        assert tokens(call) == (2600, 50, 2000, 500, 0)
+    assert (claude.streaming, claude_stream.streaming) == (False, True)
+
+
 def test_the_telemetry_metadata_and_function_attribute_the_call():
     # The app set metadata {userId: "u-42", "llmledger.team": "web"} and functionId "greeting".
     for call in captured_calls("vercel_ai"):
         assert (call.app, call.user_id, call.team, call.feature) == ("vercel-ai", "u-42", "web", "greeting")
 
 
-def test_the_captured_calls_cost_what_openai_charges():
+def test_the_captured_calls_cost_what_the_providers_charge():
     # gpt-4o-mini: 0.15 in, 0.075 cached in, 0.60 out per 1M tokens; written tokens as input.
     # 176 x 0.15 + 1024 x 0.075 + 300 x 0.60 = 283.2 per 1M; 220 x 0.15 + 1280 x 0.075 + 42 x 0.60 = 154.2
+    # claude-sonnet-4-5: 3.00 in, 0.30 cache read, 3.75 cache write, 15.00 out per 1M tokens.
+    # 100 x 3 + 2000 x 0.30 + 500 x 3.75 + 50 x 15 = 300 + 600 + 1875 + 750 = 3525 per 1M
     pricer = Pricer(warn_unpriced=False)
-    chat, stream, failed = captured_calls("vercel_ai")
-    for call in (chat, stream, failed):
+    calls = captured_calls("vercel_ai")
+    for call in calls:
         pricer.price(call)
-    assert (chat.cost, stream.cost, failed.cost) == (Decimal("0.0002832"), Decimal("0.0001542"), None)
+    assert [call.cost for call in calls] == [Decimal("0.0002832"), Decimal("0.0001542"), None,
+                                             Decimal("0.003525"), Decimal("0.003525")]
 
 
 def test_the_span_is_stored_as_it_came():

@@ -6,12 +6,8 @@ import dataclasses
 
 import pytest
 
-from captured import STACKS, captured_calls
+from captured import REAL_CALLS, STACKS, captured_calls
 from llmledger.processor.twins import TwinIndex
-
-# What each stack's app did: a chat, a streamed chat, a failed call (OpenLIT: also a
-# stream that reported no usage).
-REAL_CALLS = {stack: 3 for stack in STACKS} | {"openlit": 4}
 
 
 def rows_after(index: TwinIndex, batches) -> int:

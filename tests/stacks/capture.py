@@ -2,7 +2,7 @@
 
     python tests/stacks/capture.py [STACK ...]
 
-Runs every app (environments.py builds its environment) against the fake OpenAI server,
+Runs every app (environments.py builds its environment) against the fake providers,
 exporting to a local receiver that keeps the raw OTLP requests, and writes them as
 protobuf JSON. Paths of this machine in the spans (stack traces, code locations) are
 replaced by /srv/app.
@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "instrumentation")]
 
 from environments import STACKS, build  # noqa: E402
-from fake_openai import FakeOpenAI  # noqa: E402
+from fake_providers import FakeProviders  # noqa: E402
 
 FIXTURES = HERE.parent / "normalize" / "spans"
 
@@ -82,10 +82,10 @@ def capture(name: str) -> None:
     stack = STACKS[name]
     runtime, _ = build(stack)
     receiver = Receiver()
-    with FakeOpenAI(unique_ids=True) as fake:
+    with FakeProviders() as fakes:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""),
                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-               "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test"}
+               **fakes.environment()}
         subprocess.run(stack.command(runtime), env=env, check=True, timeout=300)
     receiver.server.shutdown()
     install = runtime.parent if stack.is_node else runtime.parent.parent

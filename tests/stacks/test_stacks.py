@@ -11,6 +11,11 @@ written tokens are billed as input). What the fake server answers (fake_openai.p
 - Responses API (the Agents SDK): 900 in (512 cached), 250 out (200 reasoning)
     388 x 0.15 + 512 x 0.075 + 250 x 0.60 = 58.2 + 38.4 + 150 = 246.6 per 1M -> 0.0002466
 Each app makes a call, a streamed call and a call the server fails with a 500.
+
+The Vercel AI SDK's app also calls claude-sonnet-4-5 (fake_providers.py), a call and a
+streamed call: 3.00 in / 0.30 cache read / 3.75 cache write (5 minutes) / 15.00 out per 1M.
+- 2600 in (2000 read, 500 written), 50 out
+    100 x 3 + 2000 x 0.30 + 500 x 3.75 + 50 x 15 = 300 + 600 + 1875 + 750 = 3525 per 1M -> 0.003525
 """
 from __future__ import annotations
 
@@ -28,13 +33,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent / "instrumentation"))
 
 from environments import STACKS, InstallFailed  # noqa: E402
-from fake_openai import FakeOpenAI  # noqa: E402
+from fake_providers import FakeProviders  # noqa: E402
 from service_harness import start_service  # noqa: E402
 
 # (input, output, cache read, reasoning, cost) of a successful call's row.
 CHAT = (1200, 300, 1024, 128, Decimal("0.0002832"))
 STREAM = (1500, 42, 1280, 10, Decimal("0.0001542"))
 RESPONSE = (900, 250, 512, 200, Decimal("0.0002466"))
+CLAUDE = (2600, 50, 2000, 0, Decimal("0.003525"))
 
 # What each stack's rows hold, successful calls in order. Where an instrumentation does
 # not record a breakdown, no row can have it: the gap is stated here, per stack.
@@ -54,7 +60,7 @@ EXPECTED = {
     # 1500 x 0.15 + 42 x 0.60 = 250.2 per 1M.
     "openai_v2": [(1200, 300, 0, 0, Decimal("0.00036")), (1500, 42, 0, 0, Decimal("0.0002502"))],
     # The Vercel AI SDK (Node.js) states the cache and reasoning counts under ai.usage.* only.
-    "vercel_ai": [CHAT, STREAM],
+    "vercel_ai": [CHAT, STREAM, CLAUDE, CLAUDE],
 }
 SERVICE_NAMES = {
     "openlit": "openlit-openai", "langchain_openllmetry": "langchain-openllmetry",
@@ -83,11 +89,11 @@ def _drained(service, timeout: float = 60) -> None:
     raise AssertionError("the service did not store what it accepted")
 
 
-def _run_app(stack: str, python: Path, service, fake: FakeOpenAI) -> dict:
+def _run_app(stack: str, python: Path, service, fakes: FakeProviders) -> dict:
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", ""),
         "OTEL_EXPORTER_OTLP_ENDPOINT": service.http_url, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "test", "NO_PROXY": "*",
+        "NO_PROXY": "*", **fakes.environment(),
     }
     done = subprocess.run(STACKS[stack].command(python), env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{stack} app failed:\n{done.stderr[-4000:]}"
@@ -99,9 +105,9 @@ def test_one_row_per_real_call_with_exact_tokens_and_cost(stack, stack_pythons, 
     python = stack_pythons[stack]
     if isinstance(python, InstallFailed):
         pytest.fail(str(python))
-    with FakeOpenAI(unique_ids=True) as fake:
-        seen = _run_app(stack, python, service, fake)
-        requests = len(fake.requests)
+    with FakeProviders() as fakes:
+        seen = _run_app(stack, python, service, fakes)
+        requests = fakes.requests
     _drained(service)
     assert seen["answer"] and seen["streamed"], seen
 
