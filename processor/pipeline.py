@@ -210,6 +210,7 @@ class Pipeline:
 
     def __init__(self, *, pricer: Pricer, log: WriteAheadLog | MemoryLog, metrics: ProcessorMetrics,
                  recent: RecentSpans | None = None, observers: list[Callable[[list[CallFacts]], None]] = (),
+                 retractors: list[Callable[[list[CallFacts]], None]] = (),
                  pool: WorkerPool | None = None, twins: TwinIndex | None = None):
         self._pricer = pricer
         self._savings = SavingsPricer(pricer)
@@ -219,6 +220,9 @@ class Pipeline:
         self.pool = pool
         # Told of every accepted call once it is durable: cost metrics, budget running totals.
         self._observers = [metrics.costs.observe, metrics.savings.observe, *observers]
+        # Told, at the same moment, of the calls a better span of them replaced (twins/): the
+        # budget running totals take back what they counted for those.
+        self._retractors = list(retractors)
         self._wrappers = WrapperFilter()
         self.twins = twins or TwinIndex()
 
@@ -309,7 +313,7 @@ class Pipeline:
         # One span per LLM call (twins/): a twin's row names the span kept; a stored call that
         # a better span of it replaces is to be cancelled once this batch is written.
         facts = [SpanFacts.from_fields(prepared.twins[index]) for index in candidates]
-        kept_calls, replacements = [], []
+        kept_calls, accepted_calls, replacements, retracted = [], [], [], []
         for index, fact, verdict in zip(candidates, facts, self.twins.sort_out(facts, undo)):
             kept = verdict.duplicate_of
             if kept is not None:
@@ -317,12 +321,15 @@ class Pipeline:
                 metrics.twin_spans.inc()
                 continue
             kept_calls.append(index)
+            fact.counted = CallFacts.of(calls[index])
+            accepted_calls.append(fact.counted)
             replaced = verdict.replaces
             if replaced is not None:
                 replacements.append(Replacement(replaced.trace_id, replaced.span_id, fact.trace_id, fact.span_id))
                 metrics.twin_replacements.inc()
+                if replaced.counted is not None:
+                    retracted.append(replaced.counted)
 
-        accepted_calls = [CallFacts.of(calls[index]) for index in kept_calls]
         for call in accepted_calls:
             if call.unpriced:
                 metrics.count_unpriced(call.provider, call.model)
@@ -340,12 +347,15 @@ class Pipeline:
         span_keys = blob if spans == len(keys) else b"".join(key for key, kept in zip(keys, keep) if kept)
         batch = Batch(tuple(sections), span_keys, replacements=tuple(replacements),
                       logged_calls=tuple(prepared.twins[index] for index in kept_calls))
-        return _Accepted(batch, spans, accepted_calls, claim, rejected, errors)
+        return _Accepted(batch, spans, accepted_calls, retracted, claim, rejected, errors)
 
     async def _log_batch(self, accepted: _Accepted) -> None:
         await append_durably(self._log, encode_batch_record(accepted.batch), self._metrics)
         for observe in self._observers:
             observe(accepted.calls)
+        if accepted.retracted:
+            for retract in self._retractors:
+                retract(accepted.retracted)
 
 
 async def append_durably(log: WriteAheadLog | MemoryLog, payload: bytes, metrics: ProcessorMetrics) -> None:
@@ -368,6 +378,7 @@ class _Accepted:
     batch: Batch
     spans: int
     calls: list[CallFacts]
+    retracted: list[CallFacts]  # what was counted for the stored calls these replace
     claim: SpanClaim
     rejected: int
     errors: list[str]

@@ -80,7 +80,7 @@ class Service:
         self.pool: WorkerPool | None = None  # started once the receivers listen
         self._price_book = price_book
         self.pipeline = Pipeline(pricer=Pricer(price_book), log=self.log, metrics=self.metrics,
-                                 observers=[self.budgets.observe])
+                                 observers=[self.budgets.observe], retractors=[self.budgets.retract])
         # Metrics and logs share the log and the drain with spans.
         self.signal_pipelines = {
             "metrics": SignalPipeline("metrics", metric_rows, log=self.log, metrics=self.metrics),

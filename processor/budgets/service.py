@@ -156,6 +156,14 @@ class BudgetService:
 
     def observe(self, calls: Iterable[LlmCall]) -> None:
         """Count accepted calls in the running totals. Cheap: no I/O."""
+        self._count(calls, 1)
+
+    def retract(self, calls: Iterable[LlmCall]) -> None:
+        """Take back what `observe` counted for calls that a better span of them replaced
+        (the store cancels them); the next reconcile reads the same from the store."""
+        self._count(calls, -1)
+
+    def _count(self, calls: Iterable[LlmCall], sign: int) -> None:
         now = self._clock()
         with self._lock:
             if not self._trackers:
@@ -164,9 +172,10 @@ class BudgetService:
                 if not call.cost:  # unpriced or free
                     continue
                 timestamp = call.timestamp_ns / 1e9
+                amount = call.cost if sign > 0 else -call.cost
                 for key in self._scope_keys(call):
                     for tracker in self._by_scope.get(key, ()):
-                        tracker.add(timestamp, call.cost, now)
+                        tracker.add(timestamp, amount, now)
 
     def reconcile(self) -> None:
         """Reload the budgets and re-read each window's spend up to the watermark from the store."""

@@ -66,8 +66,8 @@ def model_family(call: LlmCall) -> str:
 @dataclass(slots=True, eq=False)
 class SpanFacts:
     """What the index keeps of a call: what matching reads, not the whole record (it is
-    held for the wait window). Fields named as LlmCall's. Never changed once made (not
-    frozen: a frozen dataclass takes several times longer to make, once per call)."""
+    held for the wait window). Fields named as LlmCall's. The facts never change once made
+    (not frozen: a frozen dataclass takes several times longer to make, once per call)."""
 
     trace_id: str
     span_id: str
@@ -85,6 +85,10 @@ class SpanFacts:
     answered: bool
     streaming: bool
     score: tuple
+    # What the budgets' running totals counted for this call (the pipeline's CallFacts), so that
+    # a better span replacing it can take that back out. Set once the call is accepted; not
+    # one of `fields()` (a call remembered from the store was counted from the store).
+    counted: object = None
 
     @classmethod
     def of(cls, call: LlmCall) -> SpanFacts:
@@ -104,7 +108,7 @@ class SpanFacts:
         return _FIELDS(self)
 
 
-_FIELDS = operator.attrgetter(*SpanFacts.__slots__)
+_FIELDS = operator.attrgetter(*SpanFacts.__slots__[:-1])  # all but `counted`
 
 
 def _models_agree(a: str, b: str) -> bool:
