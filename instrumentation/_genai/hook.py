@@ -210,29 +210,26 @@ def _unrouted_and_unguarded() -> bool:
 
 
 def _nothing_set_up() -> bool:
-    """Unrouted, unguarded, and the cache neither on nor asked for by a `cache.scope`."""
-    if not _unrouted_and_unguarded():
+    """Unrouted, unguarded, and the cache neither on nor asked for by a `cache.scope`.
+    (`_unrouted_and_unguarded` spelled out: this runs for every call.)"""
+    if routing.active_router() is not None or budget.active_guard() is not None:
         return False
     cache = response_cache.active_cache()
     return cache is None or (not cache.settings.enabled and response_cache.current_directive.get() is None)
 
 
-def _own_directive(exchange: Any):
-    """The call's own cache directive, removed from the request (None for an exchange that
-    cannot replay, or if it cannot be read)."""
-    if not exchange.can_replay:
-        return None
-    try:
-        return exchange.take_directive()
-    except Exception:
-        report_internal_error("removing a cache directive")
-        return None
-
-
 def _plan(call: GenAICall, exchange: Any):
     """(the call's plan, its own cache directive). The plan is the shared NOTHING, to be
-    returned as it is, when nothing is set up and the call does not ask for the cache."""
-    own = _own_directive(exchange)
+    returned as it is, when nothing is set up and the call does not ask for the cache.
+
+    The call's own directive is taken off the request first (None for an exchange that
+    cannot replay, or if it cannot be read), whatever is set up."""
+    own = None
+    if exchange.can_replay:
+        try:
+            own = exchange.take_directive()
+        except Exception:
+            report_internal_error("removing a cache directive")
     if (own is None or own.mode in (None, "off")) and _nothing_set_up():
         return NOTHING, None
     return CallPlan(call, exchange), own

@@ -21,6 +21,14 @@ from .cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Direc
 _NOT_GIVEN = frozenset({"NotGiven", "Omit"})
 
 
+def _take_field(options: Any, field: str, body: dict) -> str:
+    """The directive field of `options.<field>` (a copy without it goes back in its place), as a mode."""
+    body = dict(body)
+    found = str(body.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
+    setattr(options, field, body)
+    return found
+
+
 class StainlessExchange:
     """One call of a Stainless SDK client, as the call hook sees it."""
 
@@ -59,13 +67,14 @@ class StainlessExchange:
             for name in list(headers):
                 if name.lower() == DIRECTIVE_HEADER:
                     found = str(headers.pop(name)).strip().lower()
-        # `extra_body` fields wait in `extra_json` until the request is built.
-        for field in ("json_data", "extra_json"):
-            body = getattr(options, field, None)
-            if isinstance(body, dict) and DIRECTIVE_BODY_FIELD in body:
-                body = dict(body)
-                found = str(body.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
-                setattr(options, field, body)
+        # `extra_body` fields wait in `extra_json` until the request is built. Both are
+        # looked at without a loop: this runs for every call.
+        body = options.json_data
+        if isinstance(body, dict) and DIRECTIVE_BODY_FIELD in body:
+            found = _take_field(options, "json_data", body)
+        extra = getattr(options, "extra_json", None)
+        if isinstance(extra, dict) and DIRECTIVE_BODY_FIELD in extra:
+            found = _take_field(options, "extra_json", extra)
         if found is None:
             return None
         try:

@@ -160,8 +160,12 @@ class ChatStreamReader:
         return getattr(choice.delta, "content", None)
 
     def _finished(self, call: GenAICall, index: int, reason: Any) -> None:
-        self.reasons[index] = str(reason)
-        call.finish_reasons = tuple(self.reasons[i] for i in sorted(self.reasons))
+        reasons = self.reasons
+        reasons[index] = str(reason)
+        if len(reasons) == 1:  # the usual case: one choice, no sorting
+            call.finish_reasons = (reasons[index],)
+        else:
+            call.finish_reasons = tuple(reasons[i] for i in sorted(reasons))
         if self.capture:
             call.capture_output([_text_message("".join(self.texts.get(i, ())), self.reasons.get(i))
                                  for i in sorted(set(self.texts) | set(self.reasons))])
