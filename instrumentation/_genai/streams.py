@@ -44,7 +44,7 @@ def sync_stream(stream: Any, call: GenAICall, on_chunk: ChunkHandler) -> Any:
     generator's missing `__module__`). The call then ends as with a proxy: with the stream,
     or when the generator is closed or dropped."""
     if isinstance(stream, GeneratorType):
-        return _observe(stream, call, on_chunk, _Lifeline(call))
+        return _observed(stream, call, on_chunk)
     return SyncStreamProxy(stream, call, on_chunk)
 
 
@@ -55,16 +55,15 @@ class SyncStreamProxy(wrapt.ObjectProxy):
         # The stream's own iterator (for the SDKs' Stream classes a generator), whose end
         # raises no StopIteration through Python frames, as its `__next__` would.
         iterator = iter(stream)
-        # Held by the proxy and by the generator: the call ends when both are gone.
-        lifeline = _Lifeline(call)
-        self._self_lifeline = lifeline
-        self._self_chunks = _observe(iterator, call, on_chunk, lifeline)
+        # Held by the proxy only: it outlives the proxy in a `for` loop, and ends the call
+        # when dropped (which is when both are gone).
+        self._self_chunks = _observed(iterator, call, on_chunk)
 
     def __iter__(self):
         # The generator itself, so a `for` loop costs one generator step per
         # chunk. After `for chunk in client...create(stream=True): break` the
-        # proxy is long gone and the loop drops the generator: the lifeline
-        # then ends the call.
+        # proxy is long gone and the loop drops the generator, which then
+        # ends the call.
         return self._self_chunks
 
     def __next__(self):
@@ -167,28 +166,22 @@ class _ResponseThatEndsCall(wrapt.ObjectProxy):
             self._self_call.end()
 
 
-class _Lifeline:
-    """Ends its call when the last of its holders lets go of it."""
-
-    __slots__ = ("call",)
-
-    def __init__(self, call: GenAICall):
-        self.call = call
-
-    def __del__(self):
-        try:
-            self.call.end()
-        except Exception:  # never let a finalizer complain into the app
-            pass
+def _observed(iterator: Any, call: GenAICall, on_chunk: ChunkHandler):
+    """`_observe(...)`, already started: from now on its being closed or dropped (by
+    garbage collection, or the end of the app's `for` loop over a dropped stream) ends
+    the call, whether or not a chunk was read."""
+    chunks = _observe(iterator, call, on_chunk)
+    next(chunks)
+    return chunks
 
 
-def _observe(iterator: Any, call: GenAICall, on_chunk: ChunkHandler, lifeline: _Lifeline):
-    """Pass the chunks of `iterator` on, reading each into `call`; end the call with the stream.
-
-    `lifeline` is only held, so that the call ends when this generator is dropped."""
+def _observe(iterator: Any, call: GenAICall, on_chunk: ChunkHandler):
+    """Pass the chunks of `iterator` on, reading each into `call`; end the call with the
+    stream. Started by `_observed`: the first `yield` yields nothing to the app."""
     on_chunk = _callable(on_chunk)
     first = True
     try:
+        yield
         # A `for` loop: the cheapest step per chunk, and a generator's end raises nothing.
         for chunk in iterator:
             if first:
@@ -200,7 +193,8 @@ def _observe(iterator: Any, call: GenAICall, on_chunk: ChunkHandler, lifeline: _
             except Exception:
                 report_internal_error("reading a stream chunk")
             yield chunk
-    except GeneratorExit:  # closed or dropped by the app: close() or the lifeline ends the call
+    except GeneratorExit:  # closed, or dropped by the app: it reads no more
+        call.end()
         raise
     except BaseException as exc:
         call.fail(exc)
