@@ -50,7 +50,7 @@ def sync_stream(stream: Any, call: GenAICall, on_chunk: ChunkHandler) -> Any:
 
 class SyncStreamProxy(wrapt.ObjectProxy):
     def __init__(self, stream: Any, call: GenAICall, on_chunk: ChunkHandler):
-        super().__init__(stream)
+        wrapt.ObjectProxy.__init__(self, stream)  # made for every streamed call: no super() object
         self._self_call = call
         # The stream's own iterator (for the SDKs' Stream classes a generator), whose end
         # raises no StopIteration through Python frames, as its `__next__` would.

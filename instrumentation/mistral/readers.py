@@ -44,6 +44,8 @@ def add_request_attributes(attributes: dict, kwargs: dict) -> None:
 def field(value: Any, name: str) -> Any:
     """A field of an SDK model (declared or extra: pydantic serves both as attributes)
     or of a dict (how extra nested objects arrive); None when absent."""
+    if value is None:  # an optional object the answer left out (usage details, mostly)
+        return None
     if isinstance(value, dict):
         return value.get(name)
     # Pydantic keeps declared fields in the instance's __dict__ and the others in

@@ -33,8 +33,12 @@ class ChatStreamReader:
                 if text:
                     self.texts.setdefault(choice.index, []).append(text)
             if choice.finish_reason:
-                self.reasons[choice.index] = str(choice.finish_reason)
-                call.finish_reasons = tuple(self.reasons[i] for i in sorted(self.reasons))
+                reasons = self.reasons
+                reasons[choice.index] = str(choice.finish_reason)
+                if len(reasons) == 1:  # the usual case: one choice, no sorting
+                    call.finish_reasons = (reasons[choice.index],)
+                else:
+                    call.finish_reasons = tuple(reasons[i] for i in sorted(reasons))
                 if self.texts is not None:
                     call.capture_output([text_message("".join(self.texts.get(i, ())), self.reasons.get(i))
                                          for i in sorted(set(self.texts) | set(self.reasons))])
