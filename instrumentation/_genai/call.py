@@ -25,7 +25,8 @@ whichever comes first wins, so a stream can call them from every exit path.
 They never raise: an internal error is logged (see `safety`).
 
 `call.set_attribute(key, value)` adds any other attribute at the end (e.g. the
-OpenAI service tier); `call.record_error(error_type, description)` marks a call
+OpenAI service tier); `call.before_end` (a function of the call) runs first thing in
+`end()`, for a stream reader that reads its chunks only then; `call.record_error(error_type, description)` marks a call
 failed without ending it (an error event inside a stream); `call.capture_input(...)`/`capture_output(...)` record
 message content only when the user opted in.
 """
@@ -143,7 +144,7 @@ class GenAICall:
     __slots__ = (
         "telemetry", "span", "start_attributes", "parent_context", "capture_content", "started", "ended",
         "response_id", "response_model", "finish_reasons", "usage",
-        "first_chunk_at", "error_type", "_extra",
+        "first_chunk_at", "error_type", "before_end", "_extra",
     )
 
     def __init__(self, telemetry: Telemetry, span: trace.Span, start_attributes: dict,
@@ -161,6 +162,8 @@ class GenAICall:
         self.usage: Usage | None = None
         self.first_chunk_at: float | None = None
         self.error_type: str | None = None
+        # Run first by `end()`, for a reader that puts off its work until then.
+        self.before_end: Callable[["GenAICall"], None] | None = None
         self._extra: dict | None = None
 
     def set_attribute(self, key: str, value: Any) -> None:
@@ -234,6 +237,11 @@ class GenAICall:
         if self.ended:
             return
         self.ended = True
+        if self.before_end is not None:
+            try:
+                self.before_end(self)
+            except Exception:
+                report_internal_error("reading a GenAI response")
         span = self.span
         metrics = self.telemetry.metrics
         duration = perf_counter() - self.started if metrics is not None else None  # for metrics only

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .._genai import GenAICall, Usage
+from .._genai import GenAICall, Usage, report_internal_error
 from .._genai import attributes as attr
 
 REQUEST_TOP_K = "gen_ai.request.top_k"
@@ -107,31 +107,88 @@ def read_response(call: GenAICall, data: dict) -> None:
 
 class StreamReader:
     """`on_chunk` for a streamed `generateContent`: each chunk is a `SdkHttpResponse`
-    whose body is one JSON response. Usage is cumulative: the latest chunk's wins."""
+    whose body is one JSON response. Usage is cumulative: the latest chunk's wins.
 
-    __slots__ = ("texts",)
+    Every field the call gets is the latest chunk's that has it, and the SDK parses each
+    body itself: so unless the text is captured, the bodies are only kept, and read
+    when the call ends (`call.before_end`), from the last back, each for what no later
+    one had. Usually the last one has it all."""
+
+    __slots__ = ("texts", "bodies")
 
     def __init__(self, capture_content: bool) -> None:
         self.texts: dict[int, list[str]] | None = {} if capture_content else None
+        self.bodies: list = []
 
     def __call__(self, call: GenAICall, chunk: Any) -> bool:
         body = getattr(chunk, "body", None)
         if not body:
             return False
+        if self.texts is None:
+            if not self.bodies:
+                call.before_end = self.read_kept
+            self.bodies.append(body)
+            return False
         data = json.loads(body)
         if not isinstance(data, dict):
             return False
         candidates = data.get("candidates")
-        if self.texts is not None and candidates:
+        if candidates:
             for index, candidate in enumerate(candidates):
                 for part in (candidate.get("content") or {}).get("parts") or ():
                     if isinstance(part.get("text"), str) and not part.get("thought"):
                         self.texts.setdefault(candidate.get("index", index), []).append(part["text"])
             data = {**data, "candidates": [_without_content(c) for c in candidates]}
         read_response(call, data)
-        if self.texts is not None and call.finish_reasons:
+        if call.finish_reasons:
             call.capture_output([_text_message("".join(self.texts[i]), None) for i in sorted(self.texts)])
         return False
+
+    def read_kept(self, call: GenAICall) -> None:
+        """What `read_response` on each kept body in turn would have set, latest first."""
+        wanted = dict(_CHUNK_FIELDS)  # JSON key -> what it sets, while no later body had it
+        bodies, self.bodies = self.bodies, []
+        for body in reversed(bodies):
+            if not any(key in body for key in wanted.values()):
+                continue  # names none of what is still wanted
+            try:
+                data = json.loads(body)
+                if isinstance(data, dict):
+                    _read_latest(call, data, wanted)
+            except Exception:
+                report_internal_error("reading a stream chunk")
+            if not wanted:
+                return
+
+
+# What a chunk can set -> its JSON key, as a quoted string to look for in the body.
+_CHUNK_FIELDS = {"id": '"responseId"', "model": '"modelVersion"', "reasons": '"finishReason"',
+                 "usage": '"usageMetadata"', "tier": '"serviceTier"'}
+
+
+def _read_latest(call: GenAICall, data: dict, wanted: dict) -> None:
+    """`read_response` of one chunk for the fields in `wanted` only, each found one removed."""
+    if "id" in wanted and data.get("responseId"):
+        call.response_id = data["responseId"]
+        del wanted["id"]
+    if "model" in wanted and data.get("modelVersion"):
+        call.response_model = data["modelVersion"]
+        del wanted["model"]
+    candidates = data.get("candidates")
+    if "reasons" in wanted and candidates:
+        reasons = tuple(str(c["finishReason"]).lower() for c in candidates if c.get("finishReason"))
+        if reasons:
+            call.finish_reasons = reasons
+            del wanted["reasons"]
+    metadata = data.get("usageMetadata")
+    if isinstance(metadata, dict):
+        if "usage" in wanted:
+            call.usage = usage_from(metadata)
+            del wanted["usage"]
+        tier = metadata.get("serviceTier")
+        if "tier" in wanted and isinstance(tier, str):
+            call.set_attribute(RESPONSE_SERVICE_TIER, tier.lower())
+            del wanted["tier"]
 
 
 def _without_content(candidate: dict) -> dict:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from google import genai
@@ -22,8 +24,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 from budget_and_cost import budget_decision, priced
 from fake_gemini import EmbeddingReply, FakeGemini, GeminiReply, google_error
 from llmledger.instrumentation import attribute, budget
-from llmledger.instrumentation._genai import Settings
+from llmledger.instrumentation._genai import Settings, Telemetry
 from llmledger.instrumentation.google_genai import GoogleGenAIInstrumentor
+from llmledger.instrumentation.google_genai.readers import StreamReader
 
 # 10,000 prompt tokens of which 4,000 from cached content, 500 tool-use prompt tokens,
 # 800 answer tokens and 1,200 thinking tokens.
@@ -290,3 +293,28 @@ def test_uninstrument_stops_tracing(otel, fake, instrumented):
     list(gemini_client(fake).models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"))
     assert otel.spans() == []
     instrumented.instrument(tracer_provider=otel.tracer_provider, settings=Settings())  # for the fixture's teardown
+
+
+def test_each_field_of_a_stream_comes_from_the_latest_chunk_that_has_it(otel):
+    # The reader keeps the chunks and reads them when the call ends, from the last back:
+    # a last chunk without usage or a service tier leaves those of an earlier one.
+    telemetry = Telemetry("test", otel.tracer_provider, None, Settings(record_metrics=False))
+    call = telemetry.start_call({"gen_ai.operation.name": "generate_content"})
+    reader = StreamReader(capture_content=False)
+    chunks = [
+        {"responseId": "r-1", "modelVersion": "gemini-2.5-flash-001",
+         "usageMetadata": {"promptTokenCount": 7, "serviceTier": "FLEX"}},
+        {"responseId": "r-1", "usageMetadata": {"promptTokenCount": 7, "candidatesTokenCount": 3}},
+        {"candidates": [{"finishReason": "STOP"}]},
+        {"candidates": [{"content": {"parts": [{"text": "no reason here"}]}}]},
+    ]
+    for chunk in chunks:
+        reader(call, SimpleNamespace(body=json.dumps(chunk)))
+    call.end()
+
+    [span] = otel.spans()
+    assert span.attributes["gen_ai.response.id"] == "r-1"
+    assert span.attributes["gen_ai.response.model"] == "gemini-2.5-flash-001"
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert (span.attributes["gen_ai.usage.input_tokens"], span.attributes["gen_ai.usage.output_tokens"]) == (7, 3)
+    assert span.attributes["gcp.gen_ai.response.service_tier"] == "flex"
