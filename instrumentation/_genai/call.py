@@ -25,10 +25,10 @@ whichever comes first wins, so a stream can call them from every exit path.
 They never raise: an internal error is logged (see `safety`).
 
 `call.set_attribute(key, value)` adds any other attribute at the end (e.g. the
-OpenAI service tier); `call.before_end` (a function of the call) runs first thing in
-`end()`, for a stream reader that reads its chunks only then; `call.record_error(error_type, description)` marks a call
+OpenAI service tier); `call.record_error(error_type, description)` marks a call
 failed without ending it (an error event inside a stream); `call.capture_input(...)`/`capture_output(...)` record
-message content only when the user opted in.
+message content only when the user opted in. `call.before_end` (a function of the call)
+runs first thing in `end()`, for a stream reader that reads its chunks only then.
 """
 from __future__ import annotations
 

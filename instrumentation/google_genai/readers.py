@@ -146,7 +146,7 @@ class StreamReader:
 
     def read_kept(self, call: GenAICall) -> None:
         """What `read_response` on each kept body in turn would have set, latest first."""
-        wanted = dict(_CHUNK_FIELDS)  # JSON key -> what it sets, while no later body had it
+        wanted = dict(_CHUNK_FIELDS)  # the fields no later body had
         bodies, self.bodies = self.bodies, []
         for body in reversed(bodies):
             if not any(key in body for key in wanted.values()):
