@@ -12,16 +12,19 @@ response cache, after its span has started and before its request is sent.
         raise
     ...read the result, with plan.recorder (None when nothing is to be kept) ...
 
-`exchange` is the SDK-specific side (see `stainless.StainlessExchange`): the request
-body, how to change its model, and how to replay a stored answer as the SDK's own object.
-SDKs patched at their own methods (Google Gen AI, Bedrock, Mistral, Cohere) hand over
-their arguments instead, with a `ModelSetter`:
+`exchange` is the SDK-specific side: the request body, how to change its model, and how
+to replay a stored answer as the SDK's own object and re-send the call elsewhere. The
+Stainless SDKs (openai, anthropic) have `stainless.StainlessExchange`, Google Gen AI
+`google_genai.exchange.GeminiExchange` (patched at its API client's request methods, whose
+answers are JSON text). An exchange may also say which fallback targets it `reaches`
+(others are skipped). SDKs patched at their own methods (Bedrock, Mistral, Cohere) hand
+over their arguments instead, with a `ModelSetter`:
 
     args, kwargs = send_arguments(call, args, kwargs, set_model_keyword)   # or asend_arguments
     result = call.send(wrapped, args, kwargs)
 
 They get routing rules and the budget guard; the cache and fallbacks need an exchange
-that can replay an answer and re-send a call, which only the Stainless SDKs have so far.
+that can replay an answer and re-send a call.
 
 In order: routing rules may change the model; the budget guard may refuse the call (its
 error is raised into the app, the span ended with it) or degrade it (the routing file's
@@ -30,7 +33,7 @@ failure of these is logged and the call goes ahead unchanged. After a provider e
 the routing file's fallbacks re-send the call, each attempt its own span.
 
 When none of routing, the guard and the cache is set up (the usual case), the hook costs
-a few global reads, and for the Stainless SDKs the look for a per-call cache directive.
+a few global reads, and for the SDKs with an exchange the look for a per-call cache directive.
 """
 from __future__ import annotations
 
@@ -117,7 +120,12 @@ class CallPlan:
         if router is None or not router.fallbacks:
             return None
         try:
-            return router.fallback_for(self._facts(), error)
+            found = router.fallback_for(self._facts(), error)
+            reaches = getattr(self.exchange, "reaches", None)
+            if found is not None and reaches is not None:
+                targets = tuple(target for target in found[1] if reaches(target))
+                found = (found[0], targets) if targets else None
+            return found
         except Exception:
             report_internal_error("choosing a fallback")
             return None

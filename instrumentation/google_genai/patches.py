@@ -11,7 +11,13 @@ them and costs a string split for the requests that are not model calls.
 What comes back is the response's JSON text (`SdkHttpResponse.body`), read by `readers`;
 a stream is a generator of such responses, handed to the `_genai` stream proxies.
 `request_streamed` is a generator function: its HTTP request is only sent when the
-first chunk is asked for, so errors of a streamed call surface while iterating.
+first chunk is asked for, so errors of a streamed call surface while iterating — except
+when the routing file has fallbacks: the patch then reads the first chunk itself, so
+that a provider error can be answered by a fallback.
+
+Each call goes through the shared hook with a `GeminiExchange` (see `exchange`): routing,
+the budget guard, the response cache (a hit is replayed as the responses the SDK would
+have got) and the routing file's fallbacks.
 """
 from __future__ import annotations
 
@@ -20,8 +26,10 @@ from typing import Any, Callable
 from .._genai import AsyncStreamProxy, GenAICall, Telemetry, report_internal_error, sync_stream
 from .._genai import attributes as attr
 from .._genai.server import server_of
-from .._genai.hook import asend_arguments, send_arguments
+from .._genai.hook import Recorder, abefore_send, before_send
+from .._genai.routing import active_router
 from . import readers
+from .exchange import GeminiExchange, model_of, split_path
 
 # API method (after the ":" of the path) -> (operation, streamed).
 _METHODS = {
@@ -34,34 +42,9 @@ _METHODS = {
 }
 
 
-def split_path(path: str) -> tuple[str, str, str]:
-    """(resource, API method, query) of a request path: `models/x:generateContent?alt=sse`."""
-    head, _, query = path.partition("?")
-    resource, _, method = head.rpartition(":")
-    return resource, method, query
-
-
-def model_of(resource: str) -> str:
-    """The model a resource path names: `publishers/google/models/gemini-2.5-flash` ->
-    `gemini-2.5-flash`; a tuned model or endpoint keeps its resource name."""
-    _, found, model = resource.rpartition("models/")
-    return model if found and model else resource
-
-
 def _request_dict(args: tuple, kwargs: dict) -> dict | None:
     """The request body (`contents`, `systemInstruction`, ...) of `request(method, path, request_dict)`."""
     return args[2] if len(args) > 2 else kwargs.get("request_dict")
-
-
-def set_path_model(args: tuple, kwargs: dict, model: str) -> tuple[tuple, dict]:
-    """The hook's `ModelSetter`: the model is part of the request path."""
-    path = args[1] if len(args) > 1 else kwargs["path"]
-    resource, method, query = split_path(path)
-    prefix = resource[: len(resource) - len(model_of(resource))]
-    new_path = f"{prefix}{model.removeprefix('models/')}:{method}" + (f"?{query}" if query else "")
-    if len(args) > 1:
-        return (args[0], new_path, *args[2:]), kwargs
-    return args, {**kwargs, "path": new_path}
 
 
 class RequestPatches:
@@ -79,39 +62,75 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        response = call.send(wrapped, args, kwargs)
-        self._finish(call, response)
+        exchange = _exchange(instance, args, kwargs, call, streamed=False)
+        plan = before_send(call, exchange)
+        if plan.hit:
+            return plan.replayed
+        try:
+            response = call.send(wrapped, exchange.args, exchange.kwargs)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return plan.fall_back(exc)
+            raise
+        self._finish(call, response, plan.recorder)
         return response
 
     async def traced_async_request(self, wrapped, instance, args, kwargs):
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return await wrapped(*args, **kwargs)
-        args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        response = await call.asend(wrapped, args, kwargs)
-        self._finish(call, response)
+        exchange = _exchange(instance, args, kwargs, call, streamed=False)
+        plan = await abefore_send(call, exchange)
+        if plan.hit:
+            return plan.replayed
+        try:
+            response = await call.asend(wrapped, exchange.args, exchange.kwargs)
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return await plan.afall_back(exc)
+            raise
+        self._finish(call, response, plan.recorder)
         return response
 
     def traced_request_streamed(self, wrapped, instance, args, kwargs):
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return wrapped(*args, **kwargs)
-        args, kwargs = send_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
+        exchange = _exchange(instance, args, kwargs, call, streamed=True)
+        plan = before_send(call, exchange)
+        if plan.hit:
+            return plan.replayed
         try:
-            chunks = wrapped(*args, **kwargs)  # a generator: nothing is sent yet
+            chunks = wrapped(*exchange.args, **exchange.kwargs)  # a generator: nothing is sent yet
         except BaseException as exc:
             call.fail(exc)
             raise
-        return sync_stream(chunks, call, readers.StreamReader(call.capture_content))
+        if _has_fallbacks():
+            # Send the request now, so that a provider error can fall back. The SDK's own
+            # generator reads the first chunk right after this call returns anyway.
+            try:
+                chunks = _first_read(call, chunks)
+            except Exception as exc:
+                if plan.can_fall_back(exc):
+                    return plan.fall_back(exc)
+                raise
+        return sync_stream(chunks, call, _stream_reader(call, plan.recorder))
 
     async def traced_async_request_streamed(self, wrapped, instance, args, kwargs):
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return await wrapped(*args, **kwargs)
-        args, kwargs = await asend_arguments(call, args, kwargs, set_path_model, body=_request_dict(args, kwargs))
-        chunks = await call.asend(wrapped, args, kwargs)
-        return AsyncStreamProxy(chunks, call, readers.StreamReader(call.capture_content))
+        exchange = _exchange(instance, args, kwargs, call, streamed=True)
+        plan = await abefore_send(call, exchange)
+        if plan.hit:
+            return plan.replayed
+        try:
+            chunks = await call.asend(wrapped, exchange.args, exchange.kwargs)  # the request is sent
+        except Exception as exc:
+            if plan.can_fall_back(exc):
+                return await plan.afall_back(exc)
+            raise
+        return AsyncStreamProxy(chunks, call, _stream_reader(call, plan.recorder))
 
     # --- before the request -------------------------------------------------
 
@@ -130,7 +149,7 @@ class RequestPatches:
             if method == "predict" and "embedding" not in model:
                 return None
             body = _request_dict(args, kwargs)
-            address, port, provider = self._server(client)
+            address, port, provider = self._server(client, args, kwargs)
             attributes = {
                 attr.OPERATION_NAME: known[0],
                 attr.PROVIDER_NAME: provider,
@@ -153,17 +172,57 @@ class RequestPatches:
             return None
 
     @staticmethod
-    def _server(client: Any) -> tuple[str, int, str]:
-        """(server.address, server.port, provider) of a client."""
-        address, port = server_of(client._http_options.base_url or "")
+    def _server(client: Any, args: tuple, kwargs: dict) -> tuple[str, int, str]:
+        """(server.address, server.port, provider) of a request: the client's base URL, or
+        the one the request's own `http_options` give (a fallback's)."""
+        options = args[3] if len(args) > 3 else kwargs.get("http_options")
+        base_url = (options.get("base_url") if isinstance(options, dict) else getattr(options, "base_url", None)) \
+            if options else None
+        address, port = server_of(base_url or client._http_options.base_url or "")
         return address, port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini"
 
     # --- after the request --------------------------------------------------
 
     @staticmethod
-    def _finish(call: GenAICall, response: Any) -> None:
+    def _finish(call: GenAICall, response: Any, recorder: Recorder | None) -> None:
         try:
-            readers.read_body(call, getattr(response, "body", None))
+            read = recorder.reading(_read_response) if recorder is not None else _read_response
+            read(call, response)
         except Exception:
             report_internal_error("reading a Google Gen AI response")
         call.end()
+
+
+def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall, streamed: bool) -> GeminiExchange:
+    return GeminiExchange(client, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], streamed)
+
+
+def _read_response(call: GenAICall, response: Any) -> None:
+    readers.read_body(call, getattr(response, "body", None))
+
+
+def _stream_reader(call: GenAICall, recorder: Recorder | None):
+    reader = readers.StreamReader(call.capture_content)
+    return recorder.chunks(reader) if recorder is not None else reader
+
+
+def _has_fallbacks() -> bool:
+    router = active_router()
+    return router is not None and bool(router.fallbacks)
+
+
+_END = object()
+
+
+def _first_read(call: GenAICall, chunks):
+    """`chunks` (a generator of the SDK that sends its request on the first `next`), that
+    first chunk read now with the call's span current; a provider error is raised here."""
+    first = call.send(next, (chunks, _END), {})
+    if first is _END:
+        return chunks
+    return _resumed(first, chunks)
+
+
+def _resumed(first: Any, chunks):
+    yield first
+    yield from chunks

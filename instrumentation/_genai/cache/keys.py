@@ -4,12 +4,15 @@ The key is a SHA-256 over canonical JSON of: the partition (app and tenant by de
 optionally the user), the provider, the endpoint, and the whole request body that shapes
 the answer (model, system prompt, messages, tools, tool choice, response format,
 sampling parameters, `stream`). Fields that do not change the answer (`user`,
-`metadata`, `store`, `stream_options`, prompt-cache hints, the service tier) are left
-out. The partition is part of every key, so no answer can cross tenants.
+`metadata`, `store`, `stream_options`, prompt-cache hints, the service tier, Vertex AI's
+billing `labels`) are left out. The partition is part of every key, so no answer can
+cross tenants.
 
 Never cached: `n` (or candidate count) above 1, sampling with a temperature above 0
 (including the providers' default temperature of 1 when none is given) unless the call
-opts in, and answers that are errors, refusals or cut-off streams.
+opts in, and answers that are errors, refusals or cut-off streams. The Gemini API's
+sampling fields sit in `generationConfig`; its answers are whole when every candidate
+finished with STOP or MAX_TOKENS (SAFETY, RECITATION, a blocked prompt, ... are refusals).
 """
 from __future__ import annotations
 
@@ -20,10 +23,12 @@ from typing import Any, Iterable, Mapping
 # Body fields that do not change the answer.
 IGNORED_FIELDS = frozenset({
     "user", "metadata", "store", "stream_options", "prompt_cache_key", "safety_identifier", "service_tier",
-    "llmledger_cache",
+    "llmledger_cache", "serviceTier", "labels",
 })
 # Endpoints whose answer does not depend on sampling.
-DETERMINISTIC_ENDPOINTS = frozenset({"/embeddings"})
+DETERMINISTIC_ENDPOINTS = frozenset({"/embeddings", ":embedContent", ":batchEmbedContents", ":predict"})
+# Gemini finish reasons of a whole answer; the others are refusals or failures.
+GEMINI_WHOLE = frozenset({"STOP", "MAX_TOKENS"})
 PARTITION_FIELDS = {"app": "llmledger.app", "tenant": "llmledger.tenant", "user": "user.id"}
 DEFAULT_PARTITION = ("app", "tenant")
 
@@ -52,13 +57,15 @@ def request_key(partition: tuple, provider: str, endpoint: str, body: Mapping[st
 
 def why_not_cacheable(endpoint: str, body: Mapping[str, Any], any_temperature: bool) -> str | None:
     """None when the request may be answered from the cache, else the reason why not."""
-    for field in ("n", "candidate_count"):
-        count = body.get(field)
+    config = body.get("generationConfig")
+    sampling = config if isinstance(config, dict) else body  # Gemini's, or the body itself
+    for field in ("n", "candidate_count", "candidateCount"):
+        count = sampling.get(field)
         if isinstance(count, int) and count > 1:
             return f"{field} > 1 asks for several different answers"
     if endpoint in DETERMINISTIC_ENDPOINTS or any_temperature:
         return None
-    temperature = body.get("temperature")
+    temperature = sampling.get("temperature")
     if temperature is None:
         return "no temperature given: the provider samples at its default (above 0)"
     if not isinstance(temperature, (int, float)) or temperature > 0:
@@ -67,8 +74,8 @@ def why_not_cacheable(endpoint: str, body: Mapping[str, Any], any_temperature: b
 
 
 def is_refusal(payload: Mapping[str, Any]) -> bool:
-    """A provider's refusal or filtered answer (OpenAI chat and Responses, Anthropic)."""
-    if payload.get("stop_reason") == "refusal":
+    """A provider's refusal or filtered answer (OpenAI chat and Responses, Anthropic, Gemini)."""
+    if payload.get("stop_reason") == "refusal" or _gemini_refused(payload):
         return True
     for choice in payload.get("choices") or ():
         if not isinstance(choice, dict):
@@ -97,6 +104,9 @@ def stream_finished(event: Mapping[str, Any], wants_usage_chunk: bool) -> bool:
     kind = event.get("type")
     if kind in ("message_stop", "response.completed"):
         return True
+    candidates = event.get("candidates")  # Gemini: the last chunk has the finish reason
+    if isinstance(candidates, list):
+        return any(isinstance(c, dict) and c.get("finishReason") for c in candidates)
     choices = event.get("choices")
     if choices is None:
         return False
@@ -106,6 +116,8 @@ def stream_finished(event: Mapping[str, Any], wants_usage_chunk: bool) -> bool:
 
 
 def stream_refused(event: Mapping[str, Any]) -> bool:
+    if _gemini_refused(event):
+        return True
     if event.get("type") == "message_delta":
         return (event.get("delta") or {}).get("stop_reason") == "refusal"
     if event.get("type") == "response.refusal.delta":
@@ -115,4 +127,16 @@ def stream_refused(event: Mapping[str, Any]) -> bool:
             delta = choice.get("delta") or {}
             if choice.get("finish_reason") == "content_filter" or (isinstance(delta, dict) and delta.get("refusal")):
                 return True
+    return False
+
+
+def _gemini_refused(payload: Mapping[str, Any]) -> bool:
+    """A Gemini answer (or chunk) that was blocked or cut off for another reason than its length."""
+    feedback = payload.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        return True
+    for candidate in payload.get("candidates") or ():
+        reason = candidate.get("finishReason") if isinstance(candidate, dict) else None
+        if reason and reason not in GEMINI_WHOLE:
+            return True
     return False

@@ -86,6 +86,18 @@ def split_question(endpoint: str, body: Mapping[str, Any]) -> tuple[str, dict] |
         return None
     if endpoint == "/completions" and isinstance(body.get("prompt"), str):
         return body["prompt"], {**body, "prompt": _PLACEHOLDER}
+    if endpoint in (":generateContent", ":streamGenerateContent"):  # Gemini: contents of text parts
+        contents = body.get("contents")
+        if not isinstance(contents, list) or not contents or not isinstance(contents[-1], dict):
+            return None
+        last = contents[-1]
+        parts = last.get("parts")
+        if last.get("role", "user") != "user" or not isinstance(parts, list) or not parts:
+            return None
+        if not all(isinstance(p, dict) and set(p) == {"text"} and isinstance(p["text"], str) for p in parts):
+            return None
+        context = {**body, "contents": [*contents[:-1], {**last, "parts": _PLACEHOLDER}]}
+        return "\n".join(p["text"] for p in parts), context
     return None
 
 

@@ -88,11 +88,11 @@ class Fallback:
     line: int = 0
 
     def applies_to(self, error: BaseException) -> bool:
-        status = getattr(error, "status_code", None)
-        if isinstance(status, int):
+        status = status_of(error)
+        if status is not None:
             return str(status) in self.on or (status >= 500 and "5xx" in self.on)
-        name = type(error).__name__
-        return "connection" in self.on and ("Connection" in name or "Timeout" in name)
+        name = type(error).__name__  # APIConnectionError, httpx's ConnectError, ...Timeout
+        return "connection" in self.on and ("Connect" in name or "Timeout" in name)
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,16 @@ class Router:
         return None
 
 
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of a provider's error: `status_code` (openai, anthropic) or `code`
+    (Google Gen AI's `APIError`)."""
+    for name in ("status_code", "code"):
+        status: Any = getattr(error, name, None)
+        if isinstance(status, int) and not isinstance(status, bool) and 100 <= status < 600:
+            return status
+    return None
+
+
 def error_label(error: BaseException) -> str:
-    status: Any = getattr(error, "status_code", None)
-    return str(status) if isinstance(status, int) else type(error).__name__
+    status = status_of(error)
+    return str(status) if status is not None else type(error).__name__
