@@ -15,6 +15,10 @@ the model is one CLIENT span `generate_content {model}` / `embeddings {model}` w
 provider `gcp.gemini` or `gcp.vertex_ai`; thinking tokens count as output, cached content
 as input (see `readers`). `count_tokens` and `compute_tokens` are free: no span.
 
+The shared hook gives these calls routing rules, the budget guard, the response cache (a
+hit is the SDK's own response object, streamed or not) and the routing file's fallbacks
+(see `exchange`).
+
 If another instrumentation (the official OpenTelemetry one, ...) already patched the
 `Models` methods, llmledger leaves the calls to it with a warning naming it.
 
