@@ -238,3 +238,13 @@ def test_a_paraphrase_is_answered_from_the_semantic_cache(client, fake, otel, em
     _ask(client, "How can I reset my password?", model="gemini-2.5-pro", config=config)
     assert len(fake.requests) == 4
     assert with_savings(otel.spans()[1:2])[0].saving_strategy == "semantic_cache"
+
+
+def test_a_chat_turn_is_cached_with_its_history(client, fake):
+    cache.enable()
+    answers = []
+    for _ in range(2):
+        chat = client.chats.create(model="gemini-2.5-flash", config=GREEDY)
+        answers.append((chat.send_message("Hi").text, chat.send_message("And then?").text))
+    assert answers[1] == answers[0] and len(fake.requests) == 2  # each turn once: its history is in its key
+    assert [len(r.body["contents"]) for r in fake.requests] == [1, 3]
