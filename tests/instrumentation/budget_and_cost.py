@@ -6,6 +6,7 @@ and what the processor makes of the spans (the price, to the digit).
 
     [call] = priced(otel.spans())    # the LlmCall rows `serve` would store, priced
     assert call.cost == Decimal("0.000123")
+    [hit] = priced(otel.spans(), savings=True)    # and what a cache hit or a route saved
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fake_server import Exchange, FakeServer
 from llmledger.instrumentation import budget
 from llmledger.processor.normalize import normalize_request
 from llmledger.processor.pricing.pricer import Pricer
+from llmledger.processor.pricing.savings import SavingsPricer
 
 
 class FakeBudgetService(FakeServer):
@@ -44,11 +46,15 @@ def budget_decision(decision: dict):
             budget.disable()
 
 
-def priced(spans) -> list:
-    """The spans as `serve` reads and prices them: its `LlmCall` records, cost filled in."""
+def priced(spans, savings: bool = False) -> list:
+    """The spans as `serve` reads and prices them: its `LlmCall` records, cost filled in
+    (and `saved_cost`, with `savings`)."""
     result = normalize_request(encode_spans(list(spans)), now_ns=time.time_ns())
     assert result.rejected == 0, result.errors
     pricer = Pricer(warn_unpriced=False)
+    saver = SavingsPricer(pricer) if savings else None
     for call in result.calls:
         pricer.price(call)
+        if saver is not None:
+            saver.apply(call)
     return result.calls

@@ -19,8 +19,6 @@ from llmledger.instrumentation import attribute, cache
 from llmledger.instrumentation._genai import Settings
 from llmledger.instrumentation._genai.cache.semantic import WordLlamaEmbedder
 from llmledger.instrumentation.google_genai import GoogleGenAIInstrumentor
-from llmledger.processor.pricing import Pricer
-from llmledger.processor.pricing.savings import SavingsPricer
 
 USAGE = {"promptTokenCount": 1000, "candidatesTokenCount": 200, "totalTokenCount": 1200}
 # 1,000 x 0.30/1M = 0.0003; 200 x 2.50/1M = 0.0005 -> 0.0008
@@ -59,14 +57,6 @@ def _content(response) -> dict:
     return response.model_dump(exclude={"sdk_http_response"})
 
 
-def with_savings(spans) -> list:
-    calls = priced(spans)
-    savings = SavingsPricer(Pricer(warn_unpriced=False))
-    for call in calls:
-        savings.apply(call)
-    return calls
-
-
 def test_a_hit_never_reaches_the_provider_and_is_the_sdks_own_response(client, fake, otel):
     cache.enable()
     first = _ask(client)
@@ -83,7 +73,7 @@ def test_a_hit_never_reaches_the_provider_and_is_the_sdks_own_response(client, f
     for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.response.model",
                 "gen_ai.response.id", "gen_ai.response.finish_reasons"):
         assert found[key] == miss.attributes[key], key
-    paid, saved = with_savings([miss, hit])
+    paid, saved = priced([miss, hit], savings=True)
     assert (paid.cost, paid.saved_cost) == (FLASH_COST, None)
     assert saved.cost == 0 and saved.saved_cost == FLASH_COST and saved.saving_strategy == "exact_cache"
 
@@ -98,7 +88,7 @@ def test_a_streamed_hit_replays_the_same_chunks(client, fake, otel):
     assert "".join(c.text for c in second) == "Hello from the fake."
     hit = otel.spans()[-1]
     assert hit.attributes["llmledger.cache.hit"] is True and hit.attributes["gen_ai.request.stream"] is True
-    assert with_savings([hit])[0].saved_cost == FLASH_COST
+    assert priced([hit], savings=True)[0].saved_cost == FLASH_COST
 
 
 def test_async_hits_plain_and_streamed(client, fake, otel):
@@ -237,7 +227,7 @@ def test_a_paraphrase_is_answered_from_the_semantic_cache(client, fake, otel, em
     _ask(client, "What is the capital of Spain?", config=config)
     _ask(client, "How can I reset my password?", model="gemini-2.5-pro", config=config)
     assert len(fake.requests) == 4
-    assert with_savings(otel.spans()[1:2])[0].saving_strategy == "semantic_cache"
+    assert priced(otel.spans()[1:2], savings=True)[0].saving_strategy == "semantic_cache"
 
 
 def test_a_chat_turn_is_cached_with_its_history(client, fake):

@@ -13,14 +13,15 @@ import socket
 from decimal import Decimal
 
 import pytest
+from budget_and_cost import priced
 from fake_gemini import FakeGemini, GeminiReply, google_error
 from google import genai
 from google.genai import errors, types
-from test_cache_google_genai import USAGE, with_savings
 
 from llmledger.instrumentation._genai import routing
 from llmledger.instrumentation.google_genai import GoogleGenAIInstrumentor
 
+USAGE = {"promptTokenCount": 1000, "candidatesTokenCount": 200, "totalTokenCount": 1200}
 ROUTES = """
 fallbacks:
   - name: pro-busy
@@ -76,10 +77,10 @@ def test_a_5xx_falls_back_to_the_next_model(sdk, otel):
     assert found["llmledger.routing.requested_model"] == "gemini-2.5-pro"
     assert found["llmledger.routing.reason"] == "fallback pro-busy after 503"
     assert fallback.parent == failed.parent
-    [priced] = [call for call in with_savings([fallback])]
+    [call] = priced([fallback], savings=True)
     # On gemini-2.5-pro: 1,000 x 1.25/1M + 200 x 10/1M = 0.00125 + 0.002 = 0.00325
     # Paid on gemini-2.5-flash: 1,000 x 0.30/1M + 200 x 2.50/1M = 0.0008. Saved: 0.00245
-    assert (priced.cost, priced.saved_cost, priced.saving_strategy) == (
+    assert (call.cost, call.saved_cost, call.saving_strategy) == (
         Decimal("0.0008"), Decimal("0.00245"), "fallback")
 
 
