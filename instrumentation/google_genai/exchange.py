@@ -90,17 +90,17 @@ class GeminiExchange:
     def body(self) -> dict:
         """What shapes the answer: the request body without the SDK's own `_url` / `_query`
         entries, the model of the path, and the `extra_body` the SDK will merge in."""
-        request = self.args[2] if len(self.args) > 2 else self.kwargs.get("request_dict")
+        request = request_dict_of(self.args, self.kwargs)
         body = {k: v for k, v in request.items() if not k.startswith("_")} if isinstance(request, dict) else {}
         body["model"] = model_of(split_path(self.path)[0])
-        extra = _option(self.http_options, "extra_body")
+        extra = http_option(self.http_options, "extra_body")
         if extra:
             body["extra_body"] = extra
         return body
 
     @property
     def http_options(self) -> Any:
-        return self.args[3] if len(self.args) > 3 else self.kwargs.get("http_options")
+        return http_options_of(self.args, self.kwargs)
 
     def _use_http_options(self, options: Any) -> None:
         if len(self.args) > 3:
@@ -117,7 +117,7 @@ class GeminiExchange:
         if not options:  # most calls
             return None
         found, changes = None, {}
-        headers = _option(options, "headers")
+        headers = http_option(options, "headers")
         if headers and any(name.lower() == DIRECTIVE_HEADER for name in headers):
             kept = {}
             for name, value in headers.items():
@@ -126,7 +126,7 @@ class GeminiExchange:
                 else:
                     kept[name] = value
             changes["headers"] = kept
-        extra = _option(options, "extra_body")
+        extra = http_option(options, "extra_body")
         if isinstance(extra, dict) and DIRECTIVE_BODY_FIELD in extra:
             extra = dict(extra)
             found = str(extra.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
@@ -189,7 +189,7 @@ class GeminiExchange:
         if base_url:
             changes["base_url"] = base_url
         if api_key:
-            changes["headers"] = {**(_option(other.http_options, "headers") or {}), API_KEY_HEADER: api_key}
+            changes["headers"] = {**(http_option(other.http_options, "headers") or {}), API_KEY_HEADER: api_key}
         if changes:
             other._use_http_options(_changed(other.http_options, changes))
         return other
@@ -206,7 +206,17 @@ class GeminiExchange:
         return await send(*other.args, **other.kwargs)
 
 
-def _option(options: Any, name: str) -> Any:
+def request_dict_of(args: tuple, kwargs: dict) -> dict | None:
+    """The request body (`contents`, `systemInstruction`, ...) of `request(method, path, request_dict)`."""
+    return args[2] if len(args) > 2 else kwargs.get("request_dict")
+
+
+def http_options_of(args: tuple, kwargs: dict) -> Any:
+    """The `http_options` of `request(http_method, path, request_dict, http_options)`."""
+    return args[3] if len(args) > 3 else kwargs.get("http_options")
+
+
+def http_option(options: Any, name: str) -> Any:
     """A field of `http_options`: an `HttpOptions`, its dict form, or None."""
     if options is None:
         return None

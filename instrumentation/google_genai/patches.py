@@ -29,7 +29,7 @@ from .._genai.server import server_of
 from .._genai.hook import Recorder, abefore_send, before_send
 from .._genai.routing import active_router
 from . import readers
-from .exchange import GeminiExchange, model_of, split_path
+from .exchange import GeminiExchange, http_option, http_options_of, model_of, request_dict_of, split_path
 
 # API method (after the ":" of the path) -> (operation, streamed).
 _METHODS = {
@@ -40,11 +40,6 @@ _METHODS = {
     # Vertex AI's embeddings; `predict` also serves image models, which are not traced.
     "predict": (attr.OPERATION_EMBEDDINGS, False),
 }
-
-
-def _request_dict(args: tuple, kwargs: dict) -> dict | None:
-    """The request body (`contents`, `systemInstruction`, ...) of `request(method, path, request_dict)`."""
-    return args[2] if len(args) > 2 else kwargs.get("request_dict")
 
 
 class RequestPatches:
@@ -148,7 +143,7 @@ class RequestPatches:
             model = model_of(resource)
             if method == "predict" and "embedding" not in model:
                 return None
-            body = _request_dict(args, kwargs)
+            body = request_dict_of(args, kwargs)
             address, port, provider = self._server(client, args, kwargs)
             attributes = {
                 attr.OPERATION_NAME: known[0],
@@ -175,9 +170,7 @@ class RequestPatches:
     def _server(client: Any, args: tuple, kwargs: dict) -> tuple[str, int, str]:
         """(server.address, server.port, provider) of a request: the client's base URL, or
         the one the request's own `http_options` give (a fallback's)."""
-        options = args[3] if len(args) > 3 else kwargs.get("http_options")
-        base_url = (options.get("base_url") if isinstance(options, dict) else getattr(options, "base_url", None)) \
-            if options else None
+        base_url = http_option(http_options_of(args, kwargs), "base_url")
         address, port = server_of(base_url or client._http_options.base_url or "")
         return address, port, "gcp.vertex_ai" if client.vertexai else "gcp.gemini"
 
