@@ -17,7 +17,8 @@ One small module per job; each module's docstring documents its API:
                bucket boundaries.
 - `hook`       `before_send(call, exchange)`: the one point where every patch meets
                routing, the budget guard and the response cache (`stainless`: the
-               exchange of the OpenAI and Anthropic SDKs);
+               exchange of the OpenAI and Anthropic SDKs; Google Gen AI's is in
+               `google_genai.exchange`);
 - `cache`, `routing`  the response cache and the routing rules behind the hook.
 - `settings`   `Settings.from_env()`: content capture, OpenAI include-usage, …
 - `content`    clip and serialise opt-in message content.
