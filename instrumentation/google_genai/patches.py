@@ -195,8 +195,9 @@ def _read_response(call: GenAICall, response: Any) -> None:
 
 
 def _stream_reader(call: GenAICall, recorder: Recorder | None):
-    reader = readers.StreamReader(call.capture_content)
-    return recorder.chunks(reader) if recorder is not None else reader
+    if recorder is None:
+        return readers.StreamReader(call.capture_content)
+    return recorder.chunks(readers.StreamReader(call.capture_content, read_each=True))
 
 
 def _has_fallbacks() -> bool:

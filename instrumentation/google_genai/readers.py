@@ -110,21 +110,23 @@ class StreamReader:
     whose body is one JSON response. Usage is cumulative: the latest chunk's wins.
 
     Every field the call gets is the latest chunk's that has it, and the SDK parses each
-    body itself: so unless the text is captured, the bodies are only kept, and read
-    when the call ends (`call.before_end`), from the last back, each for what no later
-    one had. Usually the last one has it all."""
+    body itself: so unless the text is captured or `read_each` is asked for, the bodies
+    are only kept, and read when the call ends (`call.before_end`), from the last back,
+    each for what no later one had. Usually the last one has it all. `read_each` reads
+    every chunk as it comes: the response cache keeps an answer as soon as its last chunk
+    is read, with what the call has read of it by then."""
 
     __slots__ = ("texts", "bodies")
 
-    def __init__(self, capture_content: bool) -> None:
+    def __init__(self, capture_content: bool, read_each: bool = False) -> None:
         self.texts: dict[int, list[str]] | None = {} if capture_content else None
-        self.bodies: list = []
+        self.bodies: list | None = None if capture_content or read_each else []
 
     def __call__(self, call: GenAICall, chunk: Any) -> bool:
         body = getattr(chunk, "body", None)
         if not body:
             return False
-        if self.texts is None:
+        if self.bodies is not None:
             if not self.bodies:
                 call.before_end = self.read_kept
             self.bodies.append(body)
@@ -133,15 +135,16 @@ class StreamReader:
         if not isinstance(data, dict):
             return False
         candidates = data.get("candidates")
-        if candidates:
+        texts = self.texts
+        if texts is not None and candidates:
             for index, candidate in enumerate(candidates):
                 for part in (candidate.get("content") or {}).get("parts") or ():
                     if isinstance(part.get("text"), str) and not part.get("thought"):
-                        self.texts.setdefault(candidate.get("index", index), []).append(part["text"])
+                        texts.setdefault(candidate.get("index", index), []).append(part["text"])
             data = {**data, "candidates": [_without_content(c) for c in candidates]}
         read_response(call, data)
-        if call.finish_reasons:
-            call.capture_output([_text_message("".join(self.texts[i]), None) for i in sorted(self.texts)])
+        if texts is not None and call.finish_reasons:
+            call.capture_output([_text_message("".join(texts[i]), None) for i in sorted(texts)])
         return False
 
     def read_kept(self, call: GenAICall) -> None:
