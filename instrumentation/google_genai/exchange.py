@@ -113,7 +113,8 @@ class GeminiExchange:
 
     def take_directive(self) -> Directive | None:
         """The call's own cache directive, taken out of a copy of its `http_options`."""
-        options = self.http_options
+        args = self.args  # `http_options_of` spelled out: this runs for every call
+        options = args[3] if len(args) > 3 else self.kwargs.get("http_options")
         if not options:  # most calls
             return None
         found, changes = None, {}

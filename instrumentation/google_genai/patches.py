@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .._genai import AsyncStreamProxy, GenAICall, Telemetry, report_internal_error, sync_stream
 from .._genai import attributes as attr
 from .._genai.server import server_of
-from .._genai.hook import Recorder, abefore_send, before_send
+from .._genai.hook import NOTHING, Recorder, abefore_send, before_send
 from .._genai.routing import active_router
 from . import readers
 from .exchange import GeminiExchange, http_option, http_options_of, model_of, request_dict_of, split_path
@@ -57,7 +57,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return wrapped(*args, **kwargs)
-        exchange = _exchange(instance, args, kwargs, call, streamed=False)
+        exchange = GeminiExchange(instance, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], False)
         plan = before_send(call, exchange)
         if plan.hit:
             return plan.replayed
@@ -74,7 +74,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=False)
         if call is None:
             return await wrapped(*args, **kwargs)
-        exchange = _exchange(instance, args, kwargs, call, streamed=False)
+        exchange = GeminiExchange(instance, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], False)
         plan = await abefore_send(call, exchange)
         if plan.hit:
             return plan.replayed
@@ -91,7 +91,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return wrapped(*args, **kwargs)
-        exchange = _exchange(instance, args, kwargs, call, streamed=True)
+        exchange = GeminiExchange(instance, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], True)
         plan = before_send(call, exchange)
         if plan.hit:
             return plan.replayed
@@ -100,7 +100,7 @@ class RequestPatches:
         except BaseException as exc:
             call.fail(exc)
             raise
-        if _has_fallbacks():
+        if plan is not NOTHING and _has_fallbacks():
             # Send the request now, so that a provider error can fall back. The SDK's own
             # generator reads the first chunk right after this call returns anyway.
             try:
@@ -115,7 +115,7 @@ class RequestPatches:
         call = self._start(instance, args, kwargs, streamed=True)
         if call is None:
             return await wrapped(*args, **kwargs)
-        exchange = _exchange(instance, args, kwargs, call, streamed=True)
+        exchange = GeminiExchange(instance, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], True)
         plan = await abefore_send(call, exchange)
         if plan.hit:
             return plan.replayed
@@ -179,15 +179,13 @@ class RequestPatches:
     @staticmethod
     def _finish(call: GenAICall, response: Any, recorder: Recorder | None) -> None:
         try:
-            read = recorder.reading(_read_response) if recorder is not None else _read_response
-            read(call, response)
+            if recorder is None:
+                readers.read_body(call, getattr(response, "body", None))
+            else:
+                recorder.reading(_read_response)(call, response)
         except Exception:
             report_internal_error("reading a Google Gen AI response")
         call.end()
-
-
-def _exchange(client: Any, args: tuple, kwargs: dict, call: GenAICall, streamed: bool) -> GeminiExchange:
-    return GeminiExchange(client, args, kwargs, call.start_attributes[attr.PROVIDER_NAME], streamed)
 
 
 def _read_response(call: GenAICall, response: Any) -> None:
