@@ -217,10 +217,18 @@ def _unusual(rng: random.Random, now_ns: int) -> list[_Call]:
     answer = next(s for s in _STREAMS if s.feature == "answer")
     users = ["user-007"]
     found = []
-    # A spend spike in the hour before last: a review job ran over every open pull request.
-    spike_hour = (now_ns // HOUR_NS - 2) * HOUR_NS
+    # A spend spike in the hour before last: a review job ran over every open pull request; the
+    # review budget refuses the calls of the hour after. The spike spends the team's daily
+    # budget, so it stays in today (UTC): early in the day it runs, faster, in today's first
+    # minutes, and the refusals follow it there.
+    spike_start, spacing = (now_ns // HOUR_NS - 2) * HOUR_NS, 80 * 10**9
+    refusals_start, refusal_spacing = spike_start + HOUR_NS, 120 * 10**9
+    day_start = now_ns - now_ns % (24 * HOUR_NS)
+    if spike_start < day_start:
+        spike_start, spacing = day_start, max(1, (now_ns - 10**9 - day_start) // 50)  # all 46 before now
+        refusals_start, refusal_spacing = day_start + 42 * spacing, spacing
     for i in range(40):
-        found.append(_call(rng, review, spike_hour + i * 80 * 10**9, users, input_tokens=20_000, cached=0,
+        found.append(_call(rng, review, spike_start + i * spacing, users, input_tokens=20_000, cached=0,
                            output_tokens=2_000, error=False))
     # One runaway call two days ago: a 180k-token prompt, ten times what review calls cost.
     found.append(_call(rng, review, now_ns - 2 * 24 * HOUR_NS, users, input_tokens=180_000, cached=0,
@@ -231,9 +239,9 @@ def _unusual(rng: random.Random, now_ns: int) -> list[_Call]:
     trial = replace(review, provider="openai", server="api.openai.com", model="gpt-4.1")
     for i in range(8):
         found.append(_call(rng, trial, now_ns - 10 * HOUR_NS + i * 300 * 10**9, users))
-    # The review budget refused a few calls after the spike: never sent, so they cost nothing.
+    # The calls the review budget refused after the spike: never sent, so they cost nothing.
     for i in range(6):
-        found.append(_call(rng, review, spike_hour + HOUR_NS + i * 120 * 10**9, users, refused=True, error=False,
+        found.append(_call(rng, review, refusals_start + i * refusal_spacing, users, refused=True, error=False,
                            input_tokens=0, output_tokens=0, cached=0))
     return found
 

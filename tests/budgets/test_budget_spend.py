@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from budget_harness import Clock, at, llm_call, store_calls
 from llmledger.processor.budgets import BudgetService, parse_budget_document
 
@@ -135,3 +137,20 @@ def test_budgets_live_in_the_store_and_the_file_is_synced(clickhouse, tmp_path):
     assert service.delete_budgets(["from-cli", "no-such-budget"]) == ["from-cli"]
     other_replica.reconcile()
     assert [b.id for b in other_replica.budgets()] == ["chat.daily"]
+
+
+@pytest.mark.parametrize("budget", [
+    {"app_id": "chatbot", "window": "daily"},  # whole hours from the rollup, the rest from the calls
+    {"scope": "user", "value": "u-1", "window": "daily"},  # no rollup: the calls
+    {"app_id": "chatbot", "window": "rolling", "duration": "1h"},  # by minute, from the calls
+])
+def test_the_latest_call_counts_when_it_is_the_first_of_its_part(clickhouse, budget):
+    """A call in the last second before the read's end that is the first row of its part (each
+    insert makes one): ClickHouse 26.9 loses such rows when a DateTime64 column is compared
+    with a DateTime bound, so the bounds are compared as DateTime64."""
+    clock = Clock(at("2026-05-20 00:30") + 0.5)  # the store is read up to 00:30:01
+    store_calls(clickhouse, [llm_call(at("2026-05-20 00:10"))])
+    store_calls(clickhouse, [llm_call(at("2026-05-20 00:30") + 0.270556)])
+    service = BudgetService(lambda: clickhouse, clock=clock, settle_seconds=0)
+    service.set_budgets(_budgets({"id": "b", "limit": 100, **budget}))
+    assert _spend(service) == {"b": Decimal("3.00")}  # 2 x 1.50

@@ -24,8 +24,10 @@ FROM
 
     SELECT $dimension AS scope_value, sum(ifNull(cost, toDecimal128(0, 12)) * sign) AS spend
     FROM llm_spans
-    WHERE timestamp >= range_start AND timestamp < range_end
-      AND NOT (timestamp >= whole_from AND timestamp < whole_to)
+    -- Compared as DateTime64, like the column: against a DateTime, ClickHouse 26.9 loses the
+    -- first rows of a part just below the upper bound.
+    WHERE timestamp >= toDateTime64(range_start, 6) AND timestamp < toDateTime64(range_end, 6)
+      AND NOT (timestamp >= toDateTime64(whole_from, 6) AND timestamp < toDateTime64(whole_to, 6))
       AND scope_value IN {scope_values:Array(String)}
       AND (tenant_filter = '' OR tenant = tenant_filter)
     GROUP BY scope_value
