@@ -14,17 +14,17 @@ import json
 import sys
 from typing import Any
 
-from .cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Directive
+from .cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Directive, directive_of
 
 
 # The SDKs' markers for an argument the app did not give.
 _NOT_GIVEN = frozenset({"NotGiven", "Omit"})
 
 
-def _take_field(options: Any, field: str, body: dict) -> str:
-    """The directive field of `options.<field>` (a copy without it goes back in its place), as a mode."""
+def _take_field(options: Any, field: str, body: dict) -> Any:
+    """The directive field of `options.<field>` (a copy without it goes back in its place)."""
     body = dict(body)
-    found = str(body.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
+    found = body.pop(DIRECTIVE_BODY_FIELD)
     setattr(options, field, body)
     return found
 
@@ -66,7 +66,7 @@ class StainlessExchange:
         if isinstance(headers, dict) and headers:  # most calls: NotGiven
             for name in list(headers):
                 if name.lower() == DIRECTIVE_HEADER:
-                    found = str(headers.pop(name)).strip().lower()
+                    found = headers.pop(name)
         # `extra_body` fields wait in `extra_json` until the request is built. Both are
         # looked at without a loop: this runs for every call.
         body = options.json_data
@@ -75,12 +75,7 @@ class StainlessExchange:
         extra = getattr(options, "extra_json", None)
         if isinstance(extra, dict) and DIRECTIVE_BODY_FIELD in extra:
             found = _take_field(options, "extra_json", extra)
-        if found is None:
-            return None
-        try:
-            return Directive(mode=found)
-        except ValueError:
-            return None
+        return directive_of(found)
 
     # --- answers -----------------------------------------------------------------------
 

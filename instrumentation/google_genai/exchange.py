@@ -30,7 +30,7 @@ from typing import Any
 
 from google.genai import types
 
-from .._genai.cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Directive
+from .._genai.cache import DIRECTIVE_BODY_FIELD, DIRECTIVE_HEADER, CachedResponse, Directive, directive_of
 
 logger = logging.getLogger("llmledger.instrumentation")
 
@@ -123,22 +123,19 @@ class GeminiExchange:
             kept = {}
             for name, value in headers.items():
                 if name.lower() == DIRECTIVE_HEADER:
-                    found = str(value).strip().lower()
+                    found = value
                 else:
                     kept[name] = value
             changes["headers"] = kept
         extra = http_option(options, "extra_body")
         if isinstance(extra, dict) and DIRECTIVE_BODY_FIELD in extra:
             extra = dict(extra)
-            found = str(extra.pop(DIRECTIVE_BODY_FIELD)).strip().lower()
+            found = extra.pop(DIRECTIVE_BODY_FIELD)
             changes["extra_body"] = extra or None
         if not changes:
             return None
         self._use_http_options(_changed(options, changes))
-        try:
-            return Directive(mode=found)
-        except ValueError:
-            return None
+        return directive_of(found)
 
     # --- answers -------------------------------------------------------------------------
 

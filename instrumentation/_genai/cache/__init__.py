@@ -61,6 +61,17 @@ class Directive:
                          self.any_temperature if self.any_temperature is not None else outer.any_temperature)
 
 
+def directive_of(value: Any) -> Directive | None:
+    """A call's own directive as the app wrote it (a header or a body field: the mode), or
+    None when no directive was given or it names no mode we know."""
+    if value is None:
+        return None
+    try:
+        return Directive(mode=str(value).strip().lower())
+    except ValueError:
+        return None
+
+
 current_directive: ContextVar[Directive | None] = ContextVar("llmledger_cache_directive", default=None)
 
 
